@@ -1,0 +1,178 @@
+"""Command line: ``mockidp serve | mint | jwks | check-config``.
+
+Every option also reads a ``MOCKIDP_*`` environment variable (named in ``--help``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import MockIdPError
+from .provider import MockIdP
+from .settings import load_settings
+
+BANNER = (
+    "mockidp {version}: a MOCK OAuth 2.0 / OpenID Connect provider for tests. "
+    "It accepts any client and user by default: never use it to protect anything real."
+)
+
+config_option = click.option(
+    "--config", "config", envvar="MOCKIDP_CONFIG", type=click.Path(dir_okay=False),
+    help="Config file, TOML or JSON.  [env: MOCKIDP_CONFIG]",
+)
+keys_dir_option = click.option(
+    "--keys-dir", envvar="MOCKIDP_KEYS_DIR", type=click.Path(file_okay=False),
+    help="Keep signing keys here across restarts.  [env: MOCKIDP_KEYS_DIR]",
+)
+host_option = click.option(
+    "--host", envvar="MOCKIDP_HOST", default="127.0.0.1", show_default=True,
+    help="Address to bind.  [env: MOCKIDP_HOST]",
+)
+port_option = click.option(
+    "--port", envvar="MOCKIDP_PORT", default=8080, show_default=True, type=int,
+    help="Port to listen on (0: any free port).  [env: MOCKIDP_PORT]",
+)
+issuer_option = click.option(
+    "--issuer", envvar="MOCKIDP_ISSUER", default="default", show_default=True,
+    help="Issuer name (the first path segment).  [env: MOCKIDP_ISSUER]",
+)
+
+
+def _fail(exc: MockIdPError) -> None:
+    raise click.ClickException(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mockidp")
+def main() -> None:
+    """mockidp: a mock OAuth 2.0 / OpenID Connect identity provider for tests."""
+
+
+@main.command()
+@host_option
+@port_option
+@config_option
+@keys_dir_option
+@click.option(
+    "--interactive-login/--no-interactive-login", envvar="MOCKIDP_INTERACTIVE_LOGIN",
+    default=None, help="Show the login page, or approve at once.  "
+    "[env: MOCKIDP_INTERACTIVE_LOGIN=true|false]",
+)
+@click.option(
+    "--log-level", envvar="MOCKIDP_LOG_LEVEL", default="info", show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Logging level.  [env: MOCKIDP_LOG_LEVEL]",
+)
+def serve(
+    host: str, port: int, config: str | None, keys_dir: str | None,
+    interactive_login: bool | None, log_level: str,
+) -> None:
+    """Run the provider until interrupted."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    try:
+        idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir,
+                      interactive_login=interactive_login)
+        from .server import bind  # Flask is imported only when serving
+
+        server = bind(idp, host, port)
+    except MockIdPError as exc:
+        _fail(exc)
+        return
+    base = f"http://{host}:{server.server_port}"
+    issuer = f"{base}/default"
+    click.echo(BANNER.format(version=__version__))
+    click.echo(f"Issuer:    {issuer}")
+    click.echo(f"Discovery: {issuer}/.well-known/openid-configuration")
+    click.echo("Any other issuer is created on first use: " + base + "/{name}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"Listening on {host}: reachable from other machines.")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _claim_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+@main.command()
+@click.option("--sub", default="user", show_default=True, envvar="MOCKIDP_SUB",
+              help="Subject of the token.  [env: MOCKIDP_SUB]")
+@click.option("--claim", "claims", multiple=True, metavar="NAME=VALUE",
+              help="A claim; VALUE is parsed as JSON when it can be (repeatable).")
+@click.option("--audience", multiple=True, help="Audience (repeatable).")
+@click.option("--scope", default=None, help="Space-separated scopes.")
+@click.option("--expires-in", type=int, default=None, help="Lifetime in seconds.")
+@click.option("--alg", default=None, help="Signing algorithm (RS256, ES256).")
+@issuer_option
+@host_option
+@port_option
+@config_option
+@keys_dir_option
+def mint(
+    sub: str, claims: tuple[str, ...], audience: tuple[str, ...], scope: str | None,
+    expires_in: int | None, alg: str | None, issuer: str, host: str, port: int,
+    config: str | None, keys_dir: str | None,
+) -> None:
+    """Print a signed access token.  With --keys-dir, a server using the same keys directory
+    (and host and port) accepts it."""
+    extra: dict[str, Any] = {}
+    for item in claims:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--claim")
+        extra[name] = _claim_value(value)
+    try:
+        idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir)
+        token = idp.mint(sub, extra, audience=list(audience) or None, scope=scope,
+                         expires_in=expires_in, alg=alg, issuer=issuer)
+    except MockIdPError as exc:
+        _fail(exc)
+        return
+    click.echo(token)
+
+
+@main.command()
+@issuer_option
+@config_option
+@keys_dir_option
+def jwks(issuer: str, config: str | None, keys_dir: str | None) -> None:
+    """Print the issuer's public JWKS (JSON)."""
+    try:
+        idp = MockIdP(config=config, keys_dir=keys_dir)
+        click.echo(json.dumps(idp.jwks(issuer), indent=2))
+    except MockIdPError as exc:
+        _fail(exc)
+
+
+@main.command("check-config")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def check_config(path: Path) -> None:
+    """Validate a config file; print what it declares, or the error naming the field."""
+    try:
+        settings = load_settings(path)
+    except MockIdPError as exc:
+        _fail(exc)
+        return
+    click.echo(
+        f"{path}: OK ({len(settings.users)} users, {len(settings.clients)} clients, "
+        f"issuers: {', '.join(['default', *settings.issuers]) })"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

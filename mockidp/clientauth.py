@@ -1,0 +1,102 @@
+"""Client authentication at the token, introspection and revocation endpoints.
+
+RFC 6749 §2.3: ``client_secret_basic`` (HTTP Basic, form-urlencoded id and secret),
+``client_secret_post`` (``client_id``/``client_secret`` in the body) and ``none`` (public
+clients send only ``client_id``).  Using two methods at once is an ``invalid_request``.
+
+Unregistered clients are accepted as they come (permissive default) unless the issuer is
+strict; a registered client with a secret must present it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from .errors import InvalidClient, InvalidRequest
+from .model import Client, Params
+
+BASIC_CHALLENGE = 'Basic realm="mockidp"'
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a request presented: the client id, the secret and the method used."""
+
+    client_id: str | None
+    secret: str | None
+    method: str  # client_secret_basic | client_secret_post | none
+
+
+def parse_basic(authorization: str) -> tuple[str, str]:
+    """Decode an HTTP Basic header per RFC 6749 §2.3.1; malformed → ``invalid_client``."""
+    _scheme, _, value = authorization.strip().partition(" ")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise InvalidClient(
+            "malformed Basic authorization header", www_authenticate=BASIC_CHALLENGE
+        ) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or not client_id:
+        raise InvalidClient(
+            "malformed Basic authorization header: expected base64(client_id:client_secret)",
+            www_authenticate=BASIC_CHALLENGE,
+        )
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def credentials(params: Params, authorization: str | None) -> Credentials:
+    """Which client the request claims to be, and how it authenticates."""
+    form_id = params.get("client_id")
+    form_secret = params.get("client_secret")
+    if authorization and authorization.strip().lower().startswith("basic"):
+        client_id, secret = parse_basic(authorization)
+        if form_secret is not None:
+            raise InvalidRequest(
+                "client authenticated with both Basic and client_secret (RFC 6749 §2.3)"
+            )
+        if form_id is not None and form_id != client_id:
+            raise InvalidClient(
+                "client_id in the body differs from the Basic authorization header",
+                www_authenticate=BASIC_CHALLENGE,
+            )
+        return Credentials(client_id, secret, "client_secret_basic")
+    if form_secret is not None:
+        return Credentials(form_id, form_secret, "client_secret_post")
+    return Credentials(form_id, None, "none")
+
+
+def authenticate(
+    creds: Credentials, lookup: Callable[[str], Client | None], strict_issuer: bool
+) -> Client:
+    """The authenticated client, or ``invalid_client`` saying what was wrong."""
+    challenge = BASIC_CHALLENGE if creds.method == "client_secret_basic" else None
+    if not creds.client_id:
+        raise InvalidClient(
+            "client authentication required: send client_id (and a secret for confidential "
+            "clients)",
+            www_authenticate=challenge,
+        )
+    client = lookup(creds.client_id)
+    if client is None:
+        if strict_issuer:
+            raise InvalidClient(
+                f"unknown client '{creds.client_id}' (the issuer is strict)",
+                www_authenticate=challenge,
+            )
+        return Client(id=creds.client_id, registered=False)
+    if client.secret is not None:
+        if creds.secret is None:
+            raise InvalidClient(
+                f"client '{client.id}' is confidential: send its secret with "
+                "client_secret_basic or client_secret_post",
+                www_authenticate=challenge,
+            )
+        if not hmac.compare_digest(creds.secret.encode(), client.secret.encode()):
+            raise InvalidClient("wrong client secret", www_authenticate=challenge)
+    return client

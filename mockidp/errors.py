@@ -1,0 +1,109 @@
+"""Errors: protocol errors carrying their RFC code and status, and misuse errors.
+
+Protocol errors (`OAuthError` and its subclasses) are raised by the core and rendered by the
+web layer as the RFC 6749 §5.2 JSON body.  `MockIdPError` is raised when a test author misuses
+mockidp (bad config, bad argument, port in use); its message names the field or the cause.
+"""
+
+from __future__ import annotations
+
+
+class MockIdPError(Exception):
+    """Misuse of mockidp by a test author: bad config, bad argument, port in use."""
+
+
+class OAuthError(Exception):
+    """A protocol error with its exact RFC error code and HTTP status.
+
+    ``www_authenticate`` is the value for a ``WWW-Authenticate`` header, when the error needs
+    one (RFC 6749 §5.2 for ``invalid_client`` over Basic, RFC 6750 §3 for bearer tokens).
+    """
+
+    error = "invalid_request"
+    status = 400
+
+    def __init__(
+        self,
+        description: str = "",
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        www_authenticate: str | None = None,
+    ) -> None:
+        super().__init__(description)
+        if error is not None:
+            self.error = error
+        if status is not None:
+            self.status = status
+        self.description = description
+        self.www_authenticate = www_authenticate
+
+    def body(self) -> dict[str, str]:
+        """The RFC 6749 §5.2 JSON body."""
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return body
+
+
+class InvalidRequest(OAuthError):
+    """RFC 6749 §5.2 ``invalid_request``: missing, repeated or malformed parameter."""
+
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    """RFC 6749 §5.2 ``invalid_client``: client authentication failed (401)."""
+
+    error = "invalid_client"
+    status = 401
+
+
+class InvalidGrant(OAuthError):
+    """RFC 6749 §5.2 ``invalid_grant``: bad, expired, used or revoked code or refresh token."""
+
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    """RFC 6749 §5.2 ``unauthorized_client``: this client may not use this grant."""
+
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    """RFC 6749 §5.2 ``unsupported_grant_type``."""
+
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(OAuthError):
+    """RFC 6749 §5.2 ``invalid_scope``."""
+
+    error = "invalid_scope"
+
+
+class UnsupportedTokenType(OAuthError):
+    """RFC 7009 §2.2.1 ``unsupported_token_type``."""
+
+    error = "unsupported_token_type"
+
+
+class InvalidToken(OAuthError):
+    """RFC 6750 §3.1 ``invalid_token``: expired, revoked, malformed or unknown bearer token."""
+
+    error = "invalid_token"
+    status = 401
+
+    def __init__(self, description: str = "") -> None:
+        challenge = 'Bearer error="invalid_token"'
+        if description:
+            challenge += ', error_description="' + description.replace('"', "'") + '"'
+        super().__init__(description, www_authenticate=challenge)
+
+
+class NotFound(OAuthError):
+    """A path or issuer that does not exist (404)."""
+
+    error = "not_found"
+    status = 404

@@ -1,0 +1,280 @@
+"""Plain data shared by the layers: users, clients, request objects, outcomes, endpoints.
+
+Nothing here imports the rest of mockidp except `errors`; everything is immutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from .errors import InvalidRequest
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def frozen_mapping(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A read-only copy of ``data`` (empty when None)."""
+    return MappingProxyType(dict(data)) if data else EMPTY
+
+
+# ---------------------------------------------------------------------------------------------
+# Endpoints: data-driven routing (endpoint name -> path below the issuer).
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One protocol endpoint of an issuer.
+
+    ``path`` is relative to the issuer (``/{issuer}{path}``); ``cors`` says whether browsers may
+    call it cross-origin; ``browser`` whether errors are shown as HTML pages rather than JSON.
+    """
+
+    name: str
+    path: str
+    methods: tuple[str, ...]
+    cors: bool = False
+    browser: bool = False
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("discovery", "/.well-known/openid-configuration", ("GET",), cors=True),
+    Endpoint("oauth_metadata", "/.well-known/oauth-authorization-server", ("GET",), cors=True),
+    Endpoint("jwks", "/jwks", ("GET",), cors=True),
+    Endpoint("authorize", "/authorize", ("GET", "POST"), browser=True),
+    Endpoint("login", "/authorize/login", ("POST",), browser=True),
+    Endpoint("token", "/token", ("POST",), cors=True),
+    Endpoint("userinfo", "/userinfo", ("GET", "POST"), cors=True),
+    Endpoint("introspect", "/introspect", ("POST",), cors=True),
+    Endpoint("revoke", "/revoke", ("POST",), cors=True),
+    Endpoint("endsession", "/endsession", ("GET", "POST"), browser=True),
+)
+ENDPOINTS_BY_NAME: Mapping[str, Endpoint] = MappingProxyType({e.name: e for e in ENDPOINTS})
+
+
+# ---------------------------------------------------------------------------------------------
+# Users and clients.
+
+@dataclass(frozen=True)
+class User:
+    """A person who can log in.  ``claims`` may carry ``sub`` to differ from ``id``."""
+
+    id: str
+    claims: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    password: str | None = None
+
+    @property
+    def subject(self) -> str:
+        """The ``sub`` claim for this user."""
+        sub = self.claims.get("sub")
+        return str(sub) if sub is not None else self.id
+
+
+@dataclass(frozen=True)
+class Client:
+    """An OAuth client.  Unconfigured clients (``registered=False``) accept anything.
+
+    Empty ``redirect_uris`` or ``grant_types`` mean "any".  A ``secret`` of None on a registered
+    client makes it a public client (``token_endpoint_auth_method=none``).
+    """
+
+    id: str
+    secret: str | None = None
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    grant_types: tuple[str, ...] = ()
+    claims: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    audience: tuple[str, ...] = ()
+    access_token_lifetime: int | None = None
+    id_token_lifetime: int | None = None
+    refresh_token_lifetime: int | None = None
+    signing_alg: str | None = None
+    strict: bool = False
+    registered: bool = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests: what the web layer parses out of HTTP, immutable.
+
+class Params:
+    """Immutable multi-valued request parameters.
+
+    `get` enforces RFC 6749 §3.1: a parameter sent more than once is an ``invalid_request``
+    (except those named in ``repeatable``, such as RFC 8707 ``resource``).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        values: dict[str, list[str]] = {}
+        for key, value in pairs:
+            values.setdefault(key, []).append(value)
+        self._values: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in values.items()}
+
+    def get(self, name: str) -> str | None:
+        """The single value of ``name``, None when absent or empty; repeated → invalid_request."""
+        values = self._values.get(name)
+        if not values:
+            return None
+        if len(values) > 1:
+            raise InvalidRequest(f"parameter '{name}' is repeated (RFC 6749 §3.1)")
+        return values[0] or None
+
+    def get_all(self, name: str) -> tuple[str, ...]:
+        """Every non-empty value of a repeatable parameter."""
+        return tuple(v for v in self._values.get(name, ()) if v)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def as_dict(self) -> dict[str, str | list[str]]:
+        """Plain data: a string per parameter, a list for repeated ones."""
+        return {k: (v[0] if len(v) == 1 else list(v)) for k, v in self._values.items()}
+
+
+@dataclass(frozen=True)
+class EndpointRequest:
+    """What every endpoint receives: issuer, base URL, method, parameters, credentials."""
+
+    endpoint: ClassVar[str] = ""
+    issuer: str
+    base_url: str
+    method: str = "GET"
+    params: Params = field(default_factory=Params)
+    authorization: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DiscoveryRequest(EndpointRequest):
+    endpoint: ClassVar[str] = "discovery"
+
+
+@dataclass(frozen=True)
+class JwksRequest(EndpointRequest):
+    endpoint: ClassVar[str] = "jwks"
+
+
+@dataclass(frozen=True)
+class AuthorizeRequest(EndpointRequest):
+    endpoint: ClassVar[str] = "authorize"
+
+
+@dataclass(frozen=True)
+class LoginRequest(EndpointRequest):
+    """The login form's submission (``interaction``, ``username``, ``claims``, ``action``)."""
+
+    endpoint: ClassVar[str] = "login"
+
+
+@dataclass(frozen=True)
+class TokenRequest(EndpointRequest):
+    endpoint: ClassVar[str] = "token"
+
+
+@dataclass(frozen=True)
+class UserinfoRequest(EndpointRequest):
+    endpoint: ClassVar[str] = "userinfo"
+
+
+@dataclass(frozen=True)
+class IntrospectRequest(EndpointRequest):
+    endpoint: ClassVar[str] = "introspect"
+
+
+@dataclass(frozen=True)
+class RevokeRequest(EndpointRequest):
+    endpoint: ClassVar[str] = "revoke"
+
+
+@dataclass(frozen=True)
+class EndSessionRequest(EndpointRequest):
+    endpoint: ClassVar[str] = "endsession"
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes of browser-facing endpoints (authorize, login, end-session).
+
+@dataclass(frozen=True)
+class SessionChange:
+    """Set (``session_id``) or clear (None) the browser's login-session cookie for an issuer."""
+
+    issuer: str
+    session_id: str | None
+    max_age: int = 0
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A 302 (303 after a POST) to ``location``."""
+
+    location: str
+    session: SessionChange | None = None
+
+
+@dataclass(frozen=True)
+class FormPost:
+    """OAuth 2.0 Form Post Response Mode: an auto-submitting form to ``action``."""
+
+    action: str
+    fields: tuple[tuple[str, str], ...]
+    session: SessionChange | None = None
+
+
+@dataclass(frozen=True)
+class LoginPage:
+    """The login form for a pending authorization request."""
+
+    issuer: str
+    interaction: str
+    client_id: str
+    scope: str
+    users: tuple[str, ...]
+    username: str = ""
+    claims_text: str = ""
+    error: str | None = None
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    """An error shown to the person in the browser, never redirected (RFC 6749 §4.1.2.1)."""
+
+    status: int
+    error: str
+    description: str
+
+
+@dataclass(frozen=True)
+class SignedOutPage:
+    """Shown after end-session when there is nowhere to redirect to."""
+
+    issuer: str
+    session: SessionChange | None = None
+
+
+BrowserOutcome = Redirect | FormPost | LoginPage | ErrorPage | SignedOutPage
+
+
+# ---------------------------------------------------------------------------------------------
+# Grant facts: what a grant handler establishes; the claims pipeline turns them into tokens.
+
+@dataclass(frozen=True)
+class GrantFacts:
+    """Who, which client, which scopes: everything a grant decided, nothing signed."""
+
+    grant_type: str
+    client: Client
+    sub: str
+    scopes: tuple[str, ...]
+    audience: tuple[str, ...]
+    user: User | None = None
+    login_claims: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    auth_time: int | None = None
+    nonce: str | None = None
+    session_id: str | None = None
+    issue_id_token: bool = False
+    issue_refresh_token: bool = False
+    refresh_family: str | None = None
+    code: str | None = None

@@ -1,0 +1,74 @@
+"""Run the Flask app on a werkzeug threaded server in a background thread.
+
+Port 0 picks a free port; `ServerThread.url` tells which.  `stop()` shuts the server down and
+joins the thread.  A port already in use raises `MockIdPError`.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .errors import MockIdPError
+from .web import create_app
+
+if TYPE_CHECKING:
+    from .provider import MockIdP
+
+log = logging.getLogger("mockidp")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request lines go to the ``mockidp.access`` logger at DEBUG, nowhere else."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logging.getLogger("mockidp.access").debug(
+            '%s "%s" %s', self.address_string(), self.requestline, code
+        )
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        logging.getLogger("mockidp.access").debug(message, *args)
+
+
+def bind(idp: MockIdP, host: str, port: int) -> BaseWSGIServer:
+    """Bind a threaded werkzeug server for ``idp``; port in use → `MockIdPError`."""
+    try:
+        return make_server(
+            host, port, create_app(idp), threaded=True, request_handler=_QuietHandler
+        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise MockIdPError(
+                f"port {port} on {host} is already in use; choose another port "
+                "(--port / MOCKIDP_PORT) or 0 for any free port"
+            ) from None
+        raise MockIdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+class ServerThread:
+    """A running server for one `MockIdP`, serving from a daemon thread."""
+
+    def __init__(self, idp: MockIdP, host: str, port: int) -> None:
+        self._server = bind(idp, host, port)
+        self.host = host
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"mockidp:{self.port}", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

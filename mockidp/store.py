@@ -1,0 +1,269 @@
+"""Per-issuer runtime state: authorization codes, refresh tokens, revocations, sessions.
+
+Every record carries an expiry on the provider clock; expired records are swept as the store
+grows, so a long-running server stays bounded.  All operations are atomic under one lock per
+issuer: a code is redeemed exactly once and a refresh token rotates exactly once, even raced.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+_SWEEP_EVERY = 256
+
+
+def new_handle() -> str:
+    """An unguessable opaque value for codes, refresh tokens, sessions and interactions."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class AuthorizationDetails:
+    """A validated authorization request, as the login page and the code carry it forward."""
+
+    client_id: str
+    redirect_uri: str
+    redirect_uri_sent: bool
+    response_type: str
+    response_mode: str
+    scopes: tuple[str, ...]
+    state: str | None = None
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    audience: tuple[str, ...] = ()
+    prompt: tuple[str, ...] = ()
+    login_hint: str | None = None
+
+
+@dataclass
+class CodeRecord:
+    """An authorization code (RFC 6749 §4.1.2) and what it was issued for."""
+
+    details: AuthorizationDetails
+    sub: str
+    user_id: str
+    login_claims: Mapping[str, Any]
+    auth_time: int
+    session_id: str | None
+    expires_at: float
+    redeemed: bool = False
+    family: str = field(default_factory=new_handle)
+
+
+@dataclass
+class RefreshRecord:
+    """A refresh token (RFC 6749 §6); ``family`` links rotated generations."""
+
+    client_id: str
+    sub: str
+    user_id: str | None
+    scopes: tuple[str, ...]
+    audience: tuple[str, ...]
+    login_claims: Mapping[str, Any]
+    auth_time: int | None
+    session_id: str | None
+    nonce: str | None
+    expires_at: float
+    issued_at: float
+    family: str
+    revoked: bool = False
+
+
+@dataclass
+class LoginSession:
+    """A browser login session.  ``id`` is the cookie's secret; ``sid`` the public claim."""
+
+    id: str
+    sid: str
+    sub: str
+    user_id: str
+    login_claims: Mapping[str, Any]
+    auth_time: int
+    expires_at: float
+
+
+@dataclass
+class Interaction:
+    """An authorization request waiting for the login page's answer."""
+
+    id: str
+    details: AuthorizationDetails
+    expires_at: float
+
+
+T = TypeVar("T")
+
+
+class _Expiring(Generic[T]):
+    """A dict of records with ``expires_at``; swept every few inserts (caller holds the lock)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, T] = {}
+        self._inserts = 0
+
+    def put(self, key: str, item: T, now: float) -> None:
+        self.items[key] = item
+        self._inserts += 1
+        if self._inserts % _SWEEP_EVERY == 0:
+            self.sweep(now)
+
+    def get(self, key: str, now: float) -> T | None:
+        item = self.items.get(key)
+        if item is None:
+            return None
+        if now >= getattr(item, "expires_at"):  # noqa: B009 - duck-typed records
+            del self.items[key]
+            return None
+        return item
+
+    def sweep(self, now: float) -> None:
+        dead = [k for k, v in self.items.items() if now >= getattr(v, "expires_at")]  # noqa: B009
+        for key in dead:
+            del self.items[key]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class IssuerStore:
+    """All mutable protocol state of one issuer.  Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._codes: _Expiring[CodeRecord] = _Expiring()
+        self._refresh: _Expiring[RefreshRecord] = _Expiring()
+        self._revoked: dict[str, float] = {}
+        self._sessions: _Expiring[LoginSession] = _Expiring()
+        self._interactions: _Expiring[Interaction] = _Expiring()
+
+    def clear(self) -> None:
+        """Forget everything (used by `MockIdP.reset`)."""
+        with self._lock:
+            self.__init__()  # type: ignore[misc]
+
+    def counts(self) -> dict[str, int]:
+        """How many records of each kind are held (for tests and the dashboard)."""
+        with self._lock:
+            return {
+                "codes": len(self._codes),
+                "refresh_tokens": len(self._refresh),
+                "revoked_access_tokens": len(self._revoked),
+                "sessions": len(self._sessions),
+                "interactions": len(self._interactions),
+            }
+
+    # -- authorization codes ------------------------------------------------------------------
+    def put_code(self, code: str, record: CodeRecord, now: float) -> None:
+        with self._lock:
+            self._codes.put(code, record, now)
+
+    def redeem_code(self, code: str, now: float) -> tuple[CodeRecord | None, bool]:
+        """Mark ``code`` redeemed; returns (record, first_use).  Unknown/expired → (None, False).
+
+        A second use returns the record with ``first_use=False`` and revokes every refresh
+        token issued from it (RFC 6749 §4.1.2: codes are single-use).
+        """
+        with self._lock:
+            record = self._codes.get(code, now)
+            if record is None:
+                return None, False
+            if record.redeemed:
+                self._revoke_family(record.family)
+                return record, False
+            record.redeemed = True
+            return record, True
+
+    # -- refresh tokens -----------------------------------------------------------------------
+    def put_refresh(self, token: str, record: RefreshRecord, now: float) -> None:
+        with self._lock:
+            self._refresh.put(token, record, now)
+
+    def get_refresh(self, token: str, now: float) -> RefreshRecord | None:
+        """A live (not revoked, not expired) refresh token record."""
+        with self._lock:
+            record = self._refresh.get(token, now)
+            return record if record is not None and not record.revoked else None
+
+    def use_refresh(
+        self, token: str, now: float, client_id: str, rotate: bool
+    ) -> tuple[RefreshRecord | None, str | None]:
+        """Check a refresh token for ``client_id`` and, with ``rotate``, revoke it in one step.
+
+        Returns (record, None) or (None, why).  Presenting a token that was already rotated
+        away or revoked revokes its whole family (RFC 9700 §4.14.2 reuse detection).
+        """
+        with self._lock:
+            record = self._refresh.get(token, now)
+            if record is None:
+                return None, "refresh token is unknown or expired"
+            if record.client_id != client_id:
+                return None, "refresh token was issued to another client"
+            if record.revoked:
+                self._revoke_family(record.family)
+                return None, "refresh token was revoked or already used"
+            if rotate:
+                record.revoked = True
+            return record, None
+
+    def revoke_refresh(self, token: str) -> RefreshRecord | None:
+        """Revoke one refresh token (RFC 7009); returns its record if it was known."""
+        with self._lock:
+            record = self._refresh.items.get(token)
+            if record is not None:
+                self._revoke_family(record.family)
+            return record
+
+    def _revoke_family(self, family: str) -> None:
+        for record in self._refresh.items.values():
+            if record.family == family:
+                record.revoked = True
+
+    # -- access token revocation --------------------------------------------------------------
+    def revoke_jti(self, jti: str, expires_at: float, now: float) -> None:
+        with self._lock:
+            self._revoked[jti] = expires_at
+            if len(self._revoked) % _SWEEP_EVERY == 0:
+                for key in [k for k, exp in self._revoked.items() if now >= exp]:
+                    del self._revoked[key]
+
+    def is_revoked(self, jti: str) -> bool:
+        return jti in self._revoked
+
+    # -- login sessions -----------------------------------------------------------------------
+    def put_session(self, session: LoginSession, now: float) -> None:
+        with self._lock:
+            self._sessions.put(session.id, session, now)
+
+    def get_session(self, session_id: str | None, now: float) -> LoginSession | None:
+        if not session_id:
+            return None
+        with self._lock:
+            return self._sessions.get(session_id, now)
+
+    def end_session(self, session_id: str | None) -> LoginSession | None:
+        if not session_id:
+            return None
+        with self._lock:
+            return self._sessions.items.pop(session_id, None)
+
+    # -- pending interactions (login page) ----------------------------------------------------
+    def put_interaction(self, interaction: Interaction, now: float) -> None:
+        with self._lock:
+            self._interactions.put(interaction.id, interaction, now)
+
+    def get_interaction(self, interaction_id: str, now: float) -> Interaction | None:
+        with self._lock:
+            return self._interactions.get(interaction_id, now)
+
+    def take_interaction(self, interaction_id: str, now: float) -> Interaction | None:
+        with self._lock:
+            found = self._interactions.get(interaction_id, now)
+            if found is not None:
+                del self._interactions.items[interaction_id]
+            return found
+

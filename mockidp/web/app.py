@@ -1,0 +1,192 @@
+"""The Flask app factory: protocol routes, error rendering and CORS.
+
+Thin by design: each view parses the request into a `mockidp.model` request object, makes one
+`MockIdP` call and serialises the result.  Flask finds the core in
+``app.extensions["mockidp"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import OAuthError
+from ..model import (
+    ENDPOINTS,
+    ENDPOINTS_BY_NAME,
+    AuthorizeRequest,
+    DiscoveryRequest,
+    EndpointRequest,
+    EndSessionRequest,
+    IntrospectRequest,
+    JwksRequest,
+    LoginRequest,
+    RevokeRequest,
+    TokenRequest,
+    UserinfoRequest,
+)
+from ..provider import MockIdP
+from .parsing import request_params
+from .render import (
+    SESSION_COOKIE,
+    browser_response,
+    error_page,
+    json_response,
+    oauth_error_response,
+)
+
+MAX_BODY_BYTES = 64 * 1024
+CORS_ENDPOINTS = frozenset(e.name for e in ENDPOINTS if e.cors) | {"oauth_metadata_root"}
+BROWSER_ENDPOINTS = frozenset(e.name for e in ENDPOINTS if e.browser)
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, DPoP, X-Requested-With"
+CORS_EXPOSE_HEADERS = "WWW-Authenticate, DPoP-Nonce"
+_STATUS_ERRORS = {404: "not_found", 405: "invalid_request", 413: "invalid_request"}
+log = logging.getLogger("mockidp")
+
+
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _build(kind: type[EndpointRequest], issuer: str) -> Any:
+    return kind(
+        issuer=issuer,
+        base_url=_base_url(),
+        method=request.method,
+        params=request_params(request),
+        authorization=request.headers.get("Authorization"),
+        session_id=request.cookies.get(SESSION_COOKIE),
+    )
+
+
+def create_app(idp: MockIdP) -> Flask:
+    """A Flask app serving ``idp``'s issuers at ``/{issuer}/...``."""
+    app = Flask(__name__, template_folder="templates", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["mockidp"] = idp
+
+    def discovery(issuer: str) -> Response:
+        return json_response(idp.discovery(_build(DiscoveryRequest, issuer)))
+
+    def oauth_metadata(issuer: str) -> Response:
+        return json_response(idp.oauth_metadata(_build(DiscoveryRequest, issuer)))
+
+    def jwks(issuer: str) -> Response:
+        _build(JwksRequest, issuer)
+        response = json_response(idp.jwks(issuer))
+        response.headers["Content-Type"] = "application/jwk-set+json"
+        return response
+
+    def authorize(issuer: str) -> Response:
+        outcome = idp.authorize(_build(AuthorizeRequest, issuer))
+        return browser_response(outcome, issuer, after_post=request.method == "POST")
+
+    def login(issuer: str) -> Response:
+        return browser_response(idp.login(_build(LoginRequest, issuer)), issuer, True)
+
+    def token(issuer: str) -> Response:
+        return json_response(idp.token(_build(TokenRequest, issuer)), no_store=True)
+
+    def userinfo(issuer: str) -> Response:
+        return json_response(idp.userinfo(_build(UserinfoRequest, issuer)), no_store=True)
+
+    def introspect(issuer: str) -> Response:
+        return json_response(idp.introspect(_build(IntrospectRequest, issuer)), no_store=True)
+
+    def revoke(issuer: str) -> Response:
+        idp.revoke(_build(RevokeRequest, issuer))
+        return json_response({}, no_store=True)
+
+    def endsession(issuer: str) -> Response:
+        outcome = idp.end_session(_build(EndSessionRequest, issuer))
+        return browser_response(outcome, issuer, after_post=request.method == "POST")
+
+    views: dict[str, Callable[[str], Response]] = {
+        "discovery": discovery,
+        "oauth_metadata": oauth_metadata,
+        "jwks": jwks,
+        "authorize": authorize,
+        "login": login,
+        "token": token,
+        "userinfo": userinfo,
+        "introspect": introspect,
+        "revoke": revoke,
+        "endsession": endsession,
+    }
+    for endpoint in ENDPOINTS:
+        app.add_url_rule(
+            f"/<issuer>{endpoint.path}",
+            endpoint=endpoint.name,
+            view_func=views[endpoint.name],
+            methods=list(endpoint.methods),
+        )
+    # RFC 8414 §3: the well-known path is inserted between host and issuer path.
+    app.add_url_rule(
+        "/.well-known/oauth-authorization-server/<issuer>",
+        endpoint="oauth_metadata_root",
+        view_func=oauth_metadata,
+        methods=["GET"],
+    )
+
+    @app.errorhandler(OAuthError)
+    def on_oauth_error(error: OAuthError) -> Response:
+        if request.endpoint in BROWSER_ENDPOINTS:
+            return error_page(error.error, error.description, error.status)
+        return oauth_error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = _STATUS_ERRORS.get(status, "invalid_request" if status < 500 else "server_error")
+        description = error.description or ""
+        if status == 413:
+            description = f"request body is larger than {MAX_BODY_BYTES} bytes"
+        elif status == 405:
+            allowed = error.get_response().headers.get("Allow", "")
+            description = f"method {request.method} is not allowed here; allowed: {allowed}"
+        elif status == 404:
+            description = f"no such endpoint: {request.path}"
+        response = json_response({"error": code, "error_description": description}, status,
+                                 no_store=True)
+        for name, value in error.get_response().headers.items():
+            if name.lower() == "allow":
+                response.headers["Allow"] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def on_unexpected(error: Exception) -> Response:
+        log.exception("mockidp: unexpected error on %s %s", request.method, request.path)
+        return json_response(
+            {"error": "server_error", "error_description": "unexpected error; see the mockidp log"},
+            500,
+            no_store=True,
+        )
+
+    @app.after_request
+    def cors(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        if origin and request.endpoint in CORS_ENDPOINTS:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+            response.vary.add("Origin")
+            if request.method == "OPTIONS":
+                endpoint = ENDPOINTS_BY_NAME.get(request.endpoint or "")
+                methods = endpoint.methods if endpoint else ("GET",)
+                response.headers["Access-Control-Allow-Methods"] = ", ".join(
+                    (*methods, "OPTIONS")
+                )
+                response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+                    "Access-Control-Request-Headers", CORS_ALLOW_HEADERS
+                )
+                response.headers["Access-Control-Max-Age"] = "600"
+                response.status_code = 204
+                response.set_data(b"")
+        return response
+
+    return app

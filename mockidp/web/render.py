@@ -1,0 +1,85 @@
+"""Serialise core results: JSON bodies, RFC error bodies, browser outcomes as HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, render_template
+
+from ..errors import OAuthError
+from ..model import (
+    BrowserOutcome,
+    ErrorPage,
+    FormPost,
+    LoginPage,
+    Redirect,
+    SessionChange,
+    SignedOutPage,
+)
+
+SESSION_COOKIE = "mockidp_session"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def json_response(body: Any, status: int = 200, *, no_store: bool = False) -> Response:
+    """A JSON response; ``no_store`` adds the RFC 6749 §5.1 cache headers."""
+    response = Response(
+        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
+    )
+    if no_store:
+        response.headers.update(NO_STORE)
+    return response
+
+
+def oauth_error_response(error: OAuthError) -> Response:
+    """RFC 6749 §5.2 error JSON with no-store headers and any ``WWW-Authenticate``."""
+    response = json_response(error.body(), error.status, no_store=True)
+    if error.www_authenticate:
+        response.headers["WWW-Authenticate"] = error.www_authenticate
+    return response
+
+
+def error_page(error: str, description: str, status: int) -> Response:
+    """An HTML error page (browser-facing endpoints)."""
+    page = ErrorPage(status, error, description)
+    return Response(render_template("error.html", page=page), status=status, headers=NO_STORE)
+
+
+def _apply_session(response: Response, change: SessionChange | None) -> None:
+    if change is None:
+        return
+    path = f"/{change.issuer}/"
+    if change.session_id is None:
+        response.delete_cookie(SESSION_COOKIE, path=path, httponly=True, samesite="Lax")
+    else:
+        response.set_cookie(
+            SESSION_COOKIE, change.session_id, max_age=change.max_age or None, path=path,
+            httponly=True, samesite="Lax",
+        )
+
+
+def browser_response(outcome: BrowserOutcome, issuer: str, after_post: bool) -> Response:
+    """Render a browser outcome: redirect, form post, login page, error or signed-out page."""
+    response: Response
+    if isinstance(outcome, Redirect):
+        response = Response("", status=303 if after_post else 302, headers=NO_STORE)
+        response.headers["Location"] = outcome.location
+        _apply_session(response, outcome.session)
+    elif isinstance(outcome, FormPost):
+        response = Response(render_template("form_post.html", page=outcome), headers=NO_STORE)
+        _apply_session(response, outcome.session)
+    elif isinstance(outcome, LoginPage):
+        response = Response(
+            render_template(
+                "login.html", page=outcome, action=f"/{issuer}/authorize/login"
+            ),
+            status=outcome.status,
+            headers=NO_STORE,
+        )
+    elif isinstance(outcome, SignedOutPage):
+        response = Response(render_template("signed_out.html", page=outcome), headers=NO_STORE)
+        _apply_session(response, outcome.session)
+    else:
+        response = error_page(outcome.error, outcome.description, outcome.status)
+    return response

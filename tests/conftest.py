@@ -1,0 +1,62 @@
+"""Shared helpers.  The ``mockidp`` fixture itself comes from the installed plugin, configured
+with fixtures/config.toml through ``mockidp_config`` in pyproject.toml."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from mockidp import MockIdP
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CONFIG = ROOT / "fixtures" / "config.toml"
+REDIRECT = "http://localhost:3000/callback"
+
+
+def pkce_pair() -> tuple[str, str]:
+    """(verifier, S256 challenge) per RFC 7636."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def query_of(location: str) -> dict[str, str]:
+    """Single-valued query parameters of a redirect Location."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def fragment_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).fragment).items()}
+
+
+def authorize(idp: MockIdP, issuer: str = "default", session: requests.Session | None = None,
+              **params: str) -> requests.Response:
+    """GET the authorization endpoint without following the redirect."""
+    http = session or requests
+    return http.get(f"{idp.issuer_url(issuer)}/authorize", params=params,
+                    allow_redirects=False)
+
+
+def code_for(idp: MockIdP, client_id: str = "web-app", redirect_uri: str = REDIRECT,
+             user: str = "alice", issuer: str = "default", **params: str) -> str:
+    """An authorization code, approved at once through login_hint."""
+    response = authorize(idp, issuer, client_id=client_id, redirect_uri=redirect_uri,
+                         response_type="code", login_hint=user, **params)
+    assert response.status_code == 302, response.text
+    return query_of(response.headers["Location"])["code"]
+
+
+def token_url(idp: MockIdP, issuer: str = "default") -> str:
+    return f"{idp.issuer_url(issuer)}/token"
+
+
+@pytest.fixture
+def http() -> requests.Session:
+    with requests.Session() as session:
+        yield session
