@@ -23,7 +23,13 @@ log = logging.getLogger("mockidp")
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Request lines go to the ``mockidp.access`` logger at DEBUG, nowhere else."""
+    """Request lines go to the ``mockidp.access`` logger at DEBUG, nowhere else.
+
+    An idle or stalled connection is dropped after ``timeout`` seconds, so a client that
+    stops sending cannot hold a thread forever.
+    """
+
+    timeout = 30
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         logging.getLogger("mockidp.access").debug(
