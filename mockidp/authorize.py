@@ -20,7 +20,10 @@ from .store import AuthorizationDetails
 RESPONSE_TYPES: tuple[str, ...] = ("code",)
 RESPONSE_MODES: tuple[str, ...] = ("query", "fragment", "form_post")
 PKCE_METHODS: tuple[str, ...] = ("S256", "plain")
-PROMPTS: tuple[str, ...] = ("none", "login", "consent", "select_account")
+PROMPTS: tuple[str, ...] = ("none", "login")
+# Accepted so that clients sending them keep working; there is no consent or account picker
+# step, so they are not advertised in discovery.
+ACCEPTED_PROMPTS: tuple[str, ...] = (*PROMPTS, "consent", "select_account")
 
 
 class AuthorizeError(OAuthError):
@@ -123,7 +126,7 @@ def check_request(
             error=UnauthorizedClient.error,
         )
     for value in prompt:
-        if value not in PROMPTS:
+        if value not in ACCEPTED_PROMPTS:
             raise AuthorizeError(f"prompt value {value!r} is not supported")
     if "none" in prompt and len(prompt) > 1:
         raise AuthorizeError("prompt=none cannot be combined with other values")

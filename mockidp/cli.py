@@ -112,12 +112,17 @@ def _claim_value(raw: str) -> Any:
 @main.command()
 @click.option("--sub", default="user", show_default=True, envvar="MOCKIDP_SUB",
               help="Subject of the token.  [env: MOCKIDP_SUB]")
-@click.option("--claim", "claims", multiple=True, metavar="NAME=VALUE",
-              help="A claim; VALUE is parsed as JSON when it can be (repeatable).")
-@click.option("--audience", multiple=True, help="Audience (repeatable).")
-@click.option("--scope", default=None, help="Space-separated scopes.")
-@click.option("--expires-in", type=int, default=None, help="Lifetime in seconds.")
-@click.option("--alg", default=None, help="Signing algorithm (RS256, ES256).")
+@click.option("--claim", "claims", multiple=True, metavar="NAME=VALUE", envvar="MOCKIDP_CLAIM",
+              help="A claim; VALUE is parsed as JSON when it can be (repeatable).  "
+              "[env: MOCKIDP_CLAIM, space-separated]")
+@click.option("--audience", multiple=True, envvar="MOCKIDP_AUDIENCE",
+              help="Audience (repeatable).  [env: MOCKIDP_AUDIENCE, space-separated]")
+@click.option("--scope", default=None, envvar="MOCKIDP_SCOPE",
+              help="Space-separated scopes.  [env: MOCKIDP_SCOPE]")
+@click.option("--expires-in", type=int, default=None, envvar="MOCKIDP_EXPIRES_IN",
+              help="Lifetime in seconds (negative: already expired).  [env: MOCKIDP_EXPIRES_IN]")
+@click.option("--alg", default=None, envvar="MOCKIDP_ALG",
+              help="Signing algorithm (RS256, ES256).  [env: MOCKIDP_ALG]")
 @issuer_option
 @host_option
 @port_option
