@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import InvalidRequest, OAuthError, UnauthorizedClient
+from .errors import InvalidRequest, OAuthError, UnauthorizedClient, safe_text
 from .grants.authorization_code import PKCE_VALUE
 from .grants.base import requested_scopes
 from .model import Client, ErrorPage, FormPost, Params, Redirect, SessionChange
@@ -183,7 +183,7 @@ def error_fields(
     """``error``, ``error_description``, ``state`` and ``iss`` for an error redirect."""
     fields = [("error", error)]
     if description:
-        fields.append(("error_description", description))
+        fields.append(("error_description", safe_text(description)))
     if state is not None:
         fields.append(("state", state))
     fields.append(("iss", issuer_url))

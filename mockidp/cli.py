@@ -85,7 +85,7 @@ def serve(
     except MockIdPError as exc:
         _fail(exc)
         return
-    base = f"http://{host}:{server.server_port}"
+    base = f"http://{host}:{server.port}"
     issuer = f"{base}/default"
     click.echo(BANNER.format(version=__version__))
     click.echo(f"Issuer:    {issuer}")

@@ -58,7 +58,7 @@ def credentials(params: Params, authorization: str | None) -> Credentials:
         client_id, secret = parse_basic(authorization)
         if form_secret is not None:
             raise InvalidRequest(
-                "client authenticated with both Basic and client_secret (RFC 6749 §2.3)"
+                "client authenticated with both Basic and client_secret (RFC 6749 section 2.3)"
             )
         if form_id is not None and form_id != client_id:
             raise InvalidClient(

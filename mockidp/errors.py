@@ -8,6 +8,13 @@ mockidp (bad config, bad argument, port in use); its message names the field or 
 from __future__ import annotations
 
 
+def safe_text(text: str) -> str:
+    """Text fit for ``error_description``: RFC 6749 §5.2 allows printable ASCII except
+    ``"`` and ``\\``; a double quote becomes ``'``, anything else not allowed ``?``."""
+    text = text.replace('"', "'")
+    return "".join(c if (" " <= c <= "~" and c != "\\") else "?" for c in text)
+
+
 class MockIdPError(Exception):
     """Misuse of mockidp by a test author: bad config, bad argument, port in use."""
 
@@ -42,7 +49,7 @@ class OAuthError(Exception):
         """The RFC 6749 §5.2 JSON body."""
         body = {"error": self.error}
         if self.description:
-            body["error_description"] = self.description
+            body["error_description"] = safe_text(self.description)
         return body
 
 
@@ -98,7 +105,7 @@ class InvalidToken(OAuthError):
     def __init__(self, description: str = "") -> None:
         challenge = 'Bearer error="invalid_token"'
         if description:
-            challenge += ', error_description="' + description.replace('"', "'") + '"'
+            challenge += ', error_description="' + safe_text(description) + '"'
         super().__init__(description, www_authenticate=challenge)
 
 

@@ -168,8 +168,19 @@ class KeySet:
             self.active(alg)
 
     def find(self, kid: str) -> SigningKey | None:
-        """The key with this ``kid``, if this issuer has one."""
-        return self._by_kid.get(kid)
+        """The key with this ``kid``, if this issuer has one.
+
+        With a keys directory, keys already on disk count even before they were first used
+        here, so a restarted provider accepts what it (or ``mockidp mint``) signed before.
+        """
+        key = self._by_kid.get(kid)
+        if key is None and self.keys_dir is not None:
+            folder = self.keys_dir / self.issuer
+            for alg in SIGNING_ALGS:
+                if alg not in self._active and (folder / f"{alg}.pem").exists():
+                    self.active(alg)
+            key = self._by_kid.get(kid)
+        return key
 
     def jwks(self) -> dict[str, Any]:
         """The public JWKS (RFC 7517 §5): public members only, each with kid, use and alg."""

@@ -118,7 +118,7 @@ class Params:
         if not values:
             return None
         if len(values) > 1:
-            raise InvalidRequest(f"parameter '{name}' is repeated (RFC 6749 §3.1)")
+            raise InvalidRequest(f"parameter '{name}' is repeated (RFC 6749 section 3.1)")
         return values[0] or None
 
     def get_all(self, name: str) -> tuple[str, ...]:

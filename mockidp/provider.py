@@ -574,6 +574,11 @@ class MockIdP:
         }
         if facts.scopes:
             response["scope"] = " ".join(facts.scopes)
+        family = facts.refresh_family or (new_handle() if facts.issue_refresh_token else None)
+        jti = access_claims.get("jti")
+        if family is not None and isinstance(jti, str):
+            expires = float(exp) if isinstance(exp, int) else now + access_lifetime
+            issuer.store.note_access_token(family, jti, expires, now)
         if facts.issue_refresh_token:
             refresh_token = new_handle()
             lifetime = client.refresh_token_lifetime or lifetimes.refresh_token
@@ -591,7 +596,7 @@ class MockIdP:
                     nonce=facts.nonce,
                     expires_at=now + lifetime,
                     issued_at=now,
-                    family=facts.refresh_family or new_handle(),
+                    family=family or new_handle(),  # always set here; keeps mypy content
                 ),
                 now,
             )
@@ -742,7 +747,7 @@ def bearer_token(authorization: str | None, form: Any | None) -> str:
         header_token = value.strip()
     form_token = form.get("access_token") if form is not None else None
     if header_token and form_token:
-        raise InvalidRequest("access token sent twice (header and body); RFC 6750 §2")
+        raise InvalidRequest("access token sent twice (header and body); RFC 6750 section 2")
     token = header_token or form_token
     if not token:
         raise OAuthError("missing bearer access token", error="invalid_request", status=401,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -40,19 +41,39 @@ class _QuietHandler(WSGIRequestHandler):
         logging.getLogger("mockidp.access").debug(message, *args)
 
 
-def bind(idp: MockIdP, host: str, port: int) -> BaseWSGIServer:
-    """Bind a threaded werkzeug server for ``idp``; port in use → `MockIdPError`."""
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket; port in use → `MockIdPError` (werkzeug would exit the process)."""
     try:
-        return make_server(
-            host, port, create_app(idp), threaded=True, request_handler=_QuietHandler
-        )
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
+        raise MockIdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise MockIdPError(
                 f"port {port} on {host} is already in use; choose another port "
                 "(--port / MOCKIDP_PORT) or 0 for any free port"
             ) from None
         raise MockIdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def bind(idp: MockIdP, host: str, port: int) -> BaseWSGIServer:
+    """Bind a threaded werkzeug server for ``idp``; port in use → `MockIdPError`."""
+    sock = _listen(host, port)
+    try:
+        return make_server(
+            host, sock.getsockname()[1], create_app(idp), threaded=True,
+            request_handler=_QuietHandler, fd=sock.fileno(),
+        )
+    finally:
+        sock.close()  # werkzeug holds its own duplicate of the descriptor
 
 
 class ServerThread:
@@ -61,7 +82,7 @@ class ServerThread:
     def __init__(self, idp: MockIdP, host: str, port: int) -> None:
         self._server = bind(idp, host, port)
         self.host = host
-        self.port = self._server.server_port
+        self.port = self._server.port
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"mockidp:{self.port}", daemon=True
         )

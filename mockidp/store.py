@@ -138,6 +138,8 @@ class IssuerStore:
         self._codes: _Expiring[CodeRecord] = _Expiring()
         self._refresh: _Expiring[RefreshRecord] = _Expiring()
         self._revoked: dict[str, float] = {}
+        self._family_tokens: dict[str, list[tuple[str, float]]] = {}
+        self._family_inserts = 0
         self._sessions: _Expiring[LoginSession] = _Expiring()
         self._interactions: _Expiring[Interaction] = _Expiring()
 
@@ -153,6 +155,7 @@ class IssuerStore:
                 "codes": len(self._codes),
                 "refresh_tokens": len(self._refresh),
                 "revoked_access_tokens": len(self._revoked),
+                "grant_families": len(self._family_tokens),
                 "sessions": len(self._sessions),
                 "interactions": len(self._interactions),
             }
@@ -218,10 +221,24 @@ class IssuerStore:
                 self._revoke_family(record.family)
             return record
 
+    def note_access_token(self, family: str, jti: str, expires_at: float, now: float) -> None:
+        """Remember that access token ``jti`` came from grant ``family``, so revoking the
+        family (code replay, refresh reuse, refresh revocation) revokes it too."""
+        with self._lock:
+            self._family_tokens.setdefault(family, []).append((jti, expires_at))
+            self._family_inserts += 1
+            if self._family_inserts % _SWEEP_EVERY == 0:
+                for key in [k for k, tokens in self._family_tokens.items()
+                            if all(now >= exp for _, exp in tokens)]:
+                    del self._family_tokens[key]
+
     def _revoke_family(self, family: str) -> None:
+        """Revoke every refresh and access token of one grant (caller holds the lock)."""
         for record in self._refresh.items.values():
             if record.family == family:
                 record.revoked = True
+        for jti, expires_at in self._family_tokens.pop(family, ()):
+            self._revoked[jti] = expires_at
 
     # -- access token revocation --------------------------------------------------------------
     def revoke_jti(self, jti: str, expires_at: float, now: float) -> None:
