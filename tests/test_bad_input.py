@@ -136,3 +136,13 @@ def test_bearer_header_without_token(mockidp: MockIdP, stored: dict) -> None:
                             headers={"Authorization": "Bearer "})
     assert response.status_code == 401
     still_fine(mockidp, stored)
+
+
+def test_error_descriptions_are_plain_ascii(mockidp: MockIdP, stored: dict) -> None:
+    # RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E only
+    response = requests.post(token_url(mockidp), auth=("a", "b"),
+                             data={"grant_type": 'caf\u00e9"\\'})
+    description = response.json()["error_description"]
+    assert response.json()["error"] == "unsupported_grant_type"
+    assert all(0x20 <= ord(c) <= 0x7E and c not in '"\\' for c in description), description
+    still_fine(mockidp, stored)

@@ -152,3 +152,11 @@ def test_revoke_requires_client_and_token(mockidp: MockIdP) -> None:
     no_token = requests.post(f"{mockidp.issuer_url()}/revoke", data={},
                              auth=("web-app", "web-secret"))
     assert no_token.status_code == 400 and no_token.json()["error"] == "invalid_request"
+
+
+def test_revoking_a_refresh_token_revokes_access_tokens_of_the_grant(mockidp: MockIdP) -> None:
+    # RFC 7009 §2.1: revoking a refresh token SHOULD invalidate access tokens of the same grant
+    issued = tokens(mockidp)
+    assert revoke(mockidp, issued["refresh_token"]).status_code == 200
+    assert introspect(mockidp, issued["access_token"]) == {"active": False}
+    assert userinfo(mockidp, issued["access_token"]).status_code == 401
