@@ -66,19 +66,37 @@ def main() -> None:
     "[env: MOCKIDP_INTERACTIVE_LOGIN=true|false]",
 )
 @click.option(
+    "--control-token", envvar="MOCKIDP_CONTROL_TOKEN", default=None,
+    help="Require 'Authorization: Bearer TOKEN' on the /_mockidp/ control API.  "
+    "[env: MOCKIDP_CONTROL_TOKEN]",
+)
+@click.option(
+    "--control/--no-control", envvar="MOCKIDP_CONTROL", default=True, show_default=True,
+    help="Serve the /_mockidp/ control API.  [env: MOCKIDP_CONTROL=true|false]",
+)
+@click.option(
+    "--clock-skew", envvar="MOCKIDP_CLOCK_SKEW", type=float, default=None,
+    help="Run the provider clock this many seconds ahead (negative: behind).  "
+    "[env: MOCKIDP_CLOCK_SKEW]",
+)
+@click.option(
     "--log-level", envvar="MOCKIDP_LOG_LEVEL", default="info", show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Logging level.  [env: MOCKIDP_LOG_LEVEL]",
 )
 def serve(
     host: str, port: int, config: str | None, keys_dir: str | None,
-    interactive_login: bool | None, log_level: str,
+    interactive_login: bool | None, control_token: str | None, control: bool,
+    clock_skew: float | None, log_level: str,
 ) -> None:
     """Run the provider until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     try:
         idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir,
-                      interactive_login=interactive_login)
+                      interactive_login=interactive_login, control=control,
+                      control_token=control_token)
+        if clock_skew is not None:
+            idp.set_clock(skew=clock_skew)
         from .server import bind  # Flask is imported only when serving
 
         server = bind(idp, host, port)
@@ -91,6 +109,10 @@ def serve(
     click.echo(f"Issuer:    {issuer}")
     click.echo(f"Discovery: {issuer}/.well-known/openid-configuration")
     click.echo("Any other issuer is created on first use: " + base + "/{name}")
+    if control:
+        protection = "bearer token required" if control_token else "no token: anyone on this " \
+            "address can script it"
+        click.echo(f"Control:   {base}/_mockidp/ ({protection})")
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"Listening on {host}: reachable from other machines.")
     sys.stdout.flush()
@@ -123,6 +145,9 @@ def _claim_value(raw: str) -> Any:
               help="Lifetime in seconds (negative: already expired).  [env: MOCKIDP_EXPIRES_IN]")
 @click.option("--alg", default=None, envvar="MOCKIDP_ALG",
               help="Signing algorithm (RS256, ES256).  [env: MOCKIDP_ALG]")
+@click.option("--bad", "bad", default=None, envvar="MOCKIDP_BAD", metavar="KIND",
+              help="Print a deliberately invalid token of this kind (see 'mockidp bad-tokens').  "
+              "[env: MOCKIDP_BAD]")
 @issuer_option
 @host_option
 @port_option
@@ -130,8 +155,8 @@ def _claim_value(raw: str) -> Any:
 @keys_dir_option
 def mint(
     sub: str, claims: tuple[str, ...], audience: tuple[str, ...], scope: str | None,
-    expires_in: int | None, alg: str | None, issuer: str, host: str, port: int,
-    config: str | None, keys_dir: str | None,
+    expires_in: int | None, alg: str | None, bad: str | None, issuer: str, host: str,
+    port: int, config: str | None, keys_dir: str | None,
 ) -> None:
     """Print a signed access token.  With --keys-dir, a server using the same keys directory
     (and host and port) accepts it."""
@@ -143,8 +168,12 @@ def mint(
         extra[name] = _claim_value(value)
     try:
         idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir)
-        token = idp.mint(sub, extra, audience=list(audience) or None, scope=scope,
-                         expires_in=expires_in, alg=alg, issuer=issuer)
+        if bad is not None:
+            token = idp.mint_bad(bad, sub, extra, audience=list(audience) or None, scope=scope,
+                                 expires_in=expires_in, alg=alg, issuer=issuer)
+        else:
+            token = idp.mint(sub, extra, audience=list(audience) or None, scope=scope,
+                             expires_in=expires_in, alg=alg, issuer=issuer)
     except MockIdPError as exc:
         _fail(exc)
         return
@@ -164,18 +193,26 @@ def jwks(issuer: str, config: str | None, keys_dir: str | None) -> None:
         _fail(exc)
 
 
+@main.command("bad-tokens")
+def bad_tokens() -> None:
+    """List the kinds of deliberately invalid tokens that 'mint --bad' makes."""
+    for kind, description in MockIdP().bad_token_kinds().items():
+        click.echo(f"{kind:18} {description}")
+
+
 @main.command("check-config")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def check_config(path: Path) -> None:
     """Validate a config file; print what it declares, or the error naming the field."""
     try:
         settings = load_settings(path)
+        MockIdP(settings)  # rules are checked when a provider takes them
     except MockIdPError as exc:
         _fail(exc)
         return
     click.echo(
         f"{path}: OK ({len(settings.users)} users, {len(settings.clients)} clients, "
-        f"issuers: {', '.join(['default', *settings.issuers]) })"
+        f"{len(settings.rules)} rules, issuers: {', '.join(['default', *settings.issuers])})"
     )
 
 

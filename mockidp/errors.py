@@ -114,3 +114,18 @@ class NotFound(OAuthError):
 
     error = "not_found"
     status = 404
+
+
+class ScriptedFault(Exception):
+    """A raw HTTP fault a rule asked for: any status/body/content type, an invalid JSON body,
+    an empty body, or a connection closed without an answer (``close``)."""
+
+    def __init__(
+        self, status: int = 500, body: bytes = b"", content_type: str = "text/plain",
+        close: bool = False,
+    ) -> None:
+        super().__init__(f"scripted fault: status {status}" if not close else "scripted close")
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.close = close

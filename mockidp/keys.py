@@ -133,6 +133,8 @@ class KeySet:
         self._active: dict[str, SigningKey] = {}
         self._by_kid: dict[str, SigningKey] = {}
         self._jwks: dict[str, Any] | None = None
+        self._retired: dict[str, SigningKey] = {}
+        self._stray: dict[str, SigningKey] = {}
 
     def active(self, alg: str) -> SigningKey:
         """The active signing key for ``alg`` (generated or loaded on first use)."""
@@ -161,6 +163,22 @@ class KeySet:
         key = _generate(alg)
         write_key_file(path, key)
         return make_signing_key(key, alg)
+
+    def retired(self, alg: str) -> SigningKey:
+        """A key for ``alg`` that this issuer no longer publishes (for bad tokens)."""
+        with self._lock:
+            key = self._retired.get(alg)
+            if key is None:
+                key = self._retired[alg] = make_signing_key(_generate(alg), alg)
+            return key
+
+    def stray(self, alg: str) -> SigningKey:
+        """A key for ``alg`` that was never this issuer's, with an unknown kid."""
+        with self._lock:
+            key = self._stray.get(alg)
+            if key is None:
+                key = self._stray[alg] = make_signing_key(_generate(alg), alg)
+            return key
 
     def ensure_all(self) -> None:
         """Create (or load) a key for every supported algorithm."""

@@ -128,6 +128,10 @@ class Params:
     def __contains__(self, name: object) -> bool:
         return name in self._values
 
+    def single(self) -> dict[str, str]:
+        """The first value of every parameter (for matching and templates)."""
+        return {k: v[0] for k, v in self._values.items() if v}
+
     def as_dict(self) -> dict[str, str | list[str]]:
         """Plain data: a string per parameter, a list for repeated ones."""
         return {k: (v[0] if len(v) == 1 else list(v)) for k, v in self._values.items()}
@@ -142,6 +146,7 @@ class EndpointRequest:
     base_url: str
     method: str = "GET"
     params: Params = field(default_factory=Params)
+    path: str = ""
     authorization: str | None = None
     session_id: str | None = None
 

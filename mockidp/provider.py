@@ -1,9 +1,9 @@
-"""`MockIdP`: the core.  Owns the state and sequences request → grant → claims → signer.
+"""`MockIdP`: the core.  Owns the state; every door calls its public methods.
 
-Every door (pytest fixture, Python API, CLI/config, control API) calls the public methods of
-this class; the Flask layer parses HTTP into request objects (`mockidp.model`) and serialises
-what these methods return.  This module never imports Flask: `start()` imports the server
-lazily, only when a caller asks for one.
+The pytest fixture, the Python API, the CLI/config file and the HTTP control API are four
+spellings of the methods here: users and clients, rules, the clock, the journal, minting good
+and bad tokens, reset.  The protocol endpoints live in `mockidp.endpoints` (mixed in).  This
+module never imports Flask: `start()` imports the server lazily, only when asked to serve.
 """
 
 from __future__ import annotations
@@ -11,120 +11,48 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Collection, Mapping
+import time
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
-from . import authorize as authz
-from .claims import (
-    STANDARD_CLAIMS,
-    ClaimLayer,
-    access_token_claims,
-    id_token_claims,
-    userinfo_claims,
-)
-from .clientauth import authenticate, credentials
+from .badtokens import BAD_TOKEN_KINDS, make_bad
+from .claims import ClaimLayer, access_token_claims
 from .clock import Clock
-from .errors import (
-    InvalidRequest,
-    InvalidToken,
-    MockIdPError,
-    NotFound,
-    OAuthError,
-    UnauthorizedClient,
-    UnsupportedGrantType,
-)
-from .grants import GRANTS, GrantContext
-from .keys import KeySet
-from .model import (
-    ENDPOINTS_BY_NAME,
-    AuthorizeRequest,
-    BrowserOutcome,
-    Client,
-    DiscoveryRequest,
-    EndSessionRequest,
-    ErrorPage,
-    GrantFacts,
-    IntrospectRequest,
-    LoginPage,
-    LoginRequest,
-    Redirect,
-    RevokeRequest,
-    SessionChange,
-    SignedOutPage,
-    TokenRequest,
-    User,
-    UserinfoRequest,
-)
+from .endpoints import ProtocolEndpoints, bearer_token, parse_login_claims
+from .errors import MockIdPError, NotFound
+from .issuer import Issuer
+from .journal import Exchange, Journal
+from .model import Client, EndpointRequest, GrantFacts, User
+from .rules import Rule, RuleBook, parse_rule
 from .settings import (
     ISSUER_NAME,
-    PROTECTED_CLAIMS,
     RESERVED_ISSUERS,
     SIGNING_ALGS,
-    IssuerSettings,
     Settings,
     client_from_args,
-    is_absolute_url,
     load_settings,
+    parse_clock,
+    parse_time,
     user_from_args,
 )
-from .signer import TokenRejected, sign, verify
-from .store import (
-    AuthorizationDetails,
-    CodeRecord,
-    Interaction,
-    IssuerStore,
-    LoginSession,
-    RefreshRecord,
-    new_handle,
-)
+from .signer import sign
 
 if TYPE_CHECKING:
     from .server import ServerThread
 
 DEFAULT_PORT = 8080
 MAX_ISSUERS = 1000
-INTERACTION_LIFETIME = 600
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
 
 
-class Issuer:
-    """One logical provider: settings, keys, protocol state, users and clients added at run time.
-
-    Thread-safe: the store and the key set lock themselves; run-time users and clients are
-    replaced, never mutated in place.
-    """
-
-    def __init__(self, name: str, settings: IssuerSettings, keys_dir: Path | None) -> None:
-        self.name = name
-        self.settings = settings
-        self.keys = KeySet(name, keys_dir)
-        self.store = IssuerStore()
-        self.users: Mapping[str, User] = settings.users
-        self.clients: Mapping[str, Client] = settings.clients
-
-    def find_user(self, user_id: str) -> User | None:
-        return self.users.get(user_id)
-
-    def find_client(self, client_id: str) -> Client | None:
-        return self.clients.get(client_id)
-
-    def reset(self) -> None:
-        """Back to the config baseline; keys stay."""
-        self.store.clear()
-        self.users = self.settings.users
-        self.clients = self.settings.clients
-
-
-class MockIdP:
+class MockIdP(ProtocolEndpoints):
     """A mock OAuth 2.0 / OpenID Connect provider.
 
     ``config`` is a path to a TOML/JSON file, a mapping of the same shape, or `Settings`.
     Used as a context manager it serves HTTP on ``host`` (127.0.0.1) and ``port`` (0: any free
-    port) in a background thread.  All methods are thread-safe.
+    port) in a background thread.  ``control`` serves the ``/_mockidp/`` control API, protected
+    by ``control_token`` when one is given.  All methods are thread-safe.
     """
 
     def __init__(
@@ -135,6 +63,8 @@ class MockIdP:
         port: int = 0,
         keys_dir: str | Path | None = None,
         interactive_login: bool | None = None,
+        control: bool = True,
+        control_token: str | None = None,
     ) -> None:
         settings = load_settings(config)
         if interactive_login is not None:
@@ -144,10 +74,19 @@ class MockIdP:
         self.host = host
         self.port = port
         self.keys_dir = Path(keys_dir) if keys_dir is not None else None
+        self.control = control
+        self.control_token = control_token or None
         self.clock = Clock()
+        self.rules = RuleBook()
+        self.journal = Journal(settings.journal_size)
         self._issuers: dict[str, Issuer] = {}
         self._lock = threading.Lock()
         self._server: ServerThread | None = None
+        self._baseline_rules = tuple(
+            parse_rule(spec, f"{settings.source}: rules[{i}]", tuple(BAD_TOKEN_KINDS))
+            for i, spec in enumerate(settings.rules)
+        )
+        self.reset()
 
     # -- lifecycle (Python API door) ----------------------------------------------------------
     def start(self) -> MockIdP:
@@ -187,13 +126,31 @@ class MockIdP:
         self.issuer(issuer)
         return f"{self.url}/{issuer}"
 
+    def reset(self) -> None:
+        """Back to the config baseline: run-time users, clients and rules are dropped (config
+        rules start over), codes, tokens, sessions and the journal are forgotten, the clock is
+        back to its configured state.  Keys stay."""
+        self.clock.reset()
+        clock = self.settings.clock
+        if clock.skew:
+            self.clock.skew(clock.skew)
+        if clock.freeze is not None:
+            self.clock.freeze(clock.freeze)
+        self.rules.clear()
+        for rule in self._baseline_rules:
+            self.rules.add(dataclasses.replace(rule, fired=0, misses=type(rule.misses)(maxlen=3),
+                                               seen_endpoint=False))
+        self.journal.clear()
+        for issuer in list(self._issuers.values()):
+            issuer.reset()
+
     # -- issuers, users, clients --------------------------------------------------------------
     def issuer(self, name: str = "default") -> Issuer:
         """The issuer called ``name``, created on first use.  Bad name → `NotFound`."""
         found = self._issuers.get(name)
         if found is not None:
             return found
-        if not ISSUER_NAME.match(name) or name in RESERVED_ISSUERS:
+        if not isinstance(name, str) or not ISSUER_NAME.match(name) or name in RESERVED_ISSUERS:
             raise NotFound(f"no issuer called {name!r}")
         with self._lock:
             found = self._issuers.get(name)
@@ -203,6 +160,12 @@ class MockIdP:
                 found = Issuer(name, self.settings.issuer(name), self.keys_dir)
                 self._issuers[name] = found
             return found
+
+    def issuers(self) -> list[str]:
+        """Names of the issuers that exist so far (``default`` and any used or declared)."""
+        for name in ("default", *self.settings.issuers):
+            self.issuer(name)
+        return list(self._issuers)
 
     def add_user(
         self,
@@ -217,6 +180,18 @@ class MockIdP:
         target = self.issuer(issuer)
         target.users = MappingProxyType({**target.users, user.id: user})
         return user
+
+    def remove_user(self, user_id: str, *, issuer: str = "default") -> bool:
+        """Remove a user until the next `reset`; False if there was none."""
+        target = self.issuer(issuer)
+        if user_id not in target.users:
+            return False
+        target.users = MappingProxyType({k: v for k, v in target.users.items() if k != user_id})
+        return True
+
+    def users(self, issuer: str = "default") -> dict[str, User]:
+        """The users of ``issuer`` (configured and added)."""
+        return dict(self.issuer(issuer).users)
 
     def add_client(
         self,
@@ -236,43 +211,138 @@ class MockIdP:
         target.clients = MappingProxyType({**target.clients, client.id: client})
         return client
 
-    def reset(self) -> None:
-        """Forget everything a test did: run-time users and clients, codes, tokens, sessions,
-        clock.  Keys stay."""
-        self.clock.reset()
-        for issuer in list(self._issuers.values()):
-            issuer.reset()
+    def remove_client(self, client_id: str, *, issuer: str = "default") -> bool:
+        """Remove a client until the next `reset`; False if there was none."""
+        target = self.issuer(issuer)
+        if client_id not in target.clients:
+            return False
+        target.clients = MappingProxyType(
+            {k: v for k, v in target.clients.items() if k != client_id}
+        )
+        return True
+
+    def clients(self, issuer: str = "default") -> dict[str, Client]:
+        """The clients of ``issuer`` (configured and added)."""
+        return dict(self.issuer(issuer).clients)
+
+    # -- rules --------------------------------------------------------------------------------
+    def add_rule(self, spec: Mapping[str, Any] | None = None, **fields: Any) -> Rule:
+        """Add a rule (see `mockidp.rules` for the shape); returns it (``rule.id``).
+
+        ``add_rule(endpoint="token", error="invalid_grant")`` and
+        ``add_rule({"match": {"endpoint": "token"}, "error": {"error": "invalid_grant"}})``
+        are the same rule.  Bad fields raise `MockIdPError` naming them.
+        """
+        merged = {**(spec or {}), **fields}
+        return self.rules.add(parse_rule(merged, "rule", tuple(BAD_TOKEN_KINDS)))
+
+    def remove_rule(self, rule_id: str) -> bool:
+        """Remove one rule; False if there was none with that id."""
+        return self.rules.remove(rule_id)
+
+    def clear_rules(self) -> None:
+        """Remove every rule (the config's come back at the next `reset`)."""
+        self.rules.clear()
+
+    def list_rules(self) -> list[Rule]:
+        """Every rule, in the order they apply, with their ``fired`` counts."""
+        return self.rules.all()
+
+    def unfired_rules(self, rules: Iterable[Rule] | None = None) -> list[Rule]:
+        """Rules expected to fire that never did (``expect`` true, ``fired`` 0)."""
+        return self.rules.unfired(rules)
+
+    def check_rules(self, rules: Iterable[Rule] | None = None) -> None:
+        """Raise AssertionError listing every expected rule that did not fire, and why."""
+        unfired = self.unfired_rules(rules)
+        if unfired:
+            lines = [f"  {r.id} {json.dumps(r.match.as_json())}: {r.not_fired_reason()}"
+                     for r in unfired]
+            raise AssertionError(
+                f"{len(unfired)} mockidp rule(s) never fired:\n" + "\n".join(lines)
+                + "\n(set expect=False on a rule that may legitimately not fire)"
+            )
+
+    # -- clock --------------------------------------------------------------------------------
+    def set_clock(
+        self,
+        *,
+        skew: float | None = None,
+        freeze: float | str | bool | None = None,
+        advance: float | None = None,
+        reset: bool = False,
+    ) -> dict[str, Any]:
+        """Set the provider clock, in this order: ``reset``, ``skew``, ``freeze`` (a time,
+        or True for now, or False to unfreeze), ``advance``.  Returns `clock_state`."""
+        if reset:
+            self.clock.reset()
+        if skew is not None:
+            if isinstance(skew, bool) or not isinstance(skew, (int, float)):
+                raise MockIdPError(f"clock.skew: expected seconds (a number), got {skew!r}")
+            self.clock.skew(float(skew))
+        if freeze is True:
+            self.clock.freeze()
+        elif freeze is False:
+            if self.clock.frozen:
+                offset = self.clock.offset
+                self.clock.reset()
+                self.clock.skew(offset)
+        elif freeze is not None:
+            self.clock.freeze(parse_time(freeze, "clock.freeze"))
+        if advance is not None:
+            if isinstance(advance, bool) or not isinstance(advance, (int, float)):
+                raise MockIdPError(f"clock.advance: expected seconds (a number), got {advance!r}")
+            self.clock.advance(float(advance))
+        return self.clock_state()
+
+    def clock_state(self) -> dict[str, Any]:
+        """``now`` (provider epoch seconds), ``offset`` from real time, ``frozen``."""
+        return {"now": self.clock.now(), "offset": round(self.clock.offset, 3),
+                "frozen": self.clock.frozen}
+
+    # -- journal ------------------------------------------------------------------------------
+    def calls(self, **filters: Any) -> list[Exchange]:
+        """Journal entries matching ``filters`` (``endpoint="token"``, ``grant_type=...``)."""
+        return self.journal.calls(**filters)
+
+    def assert_called(self, times: int | None = None, **filters: Any) -> list[Exchange]:
+        """AssertionError unless a matching exchange happened (exactly ``times`` if given)."""
+        return self.journal.assert_called(times, **filters)
+
+    def assert_not_called(self, **filters: Any) -> None:
+        """AssertionError if a matching exchange happened."""
+        self.journal.assert_not_called(**filters)
 
     # -- keys and minting ---------------------------------------------------------------------
     def jwks(self, issuer: str = "default") -> dict[str, Any]:
         """The issuer's public JWKS."""
         return self.issuer(issuer).keys.jwks()
 
-    def mint(
-        self,
-        sub: str = "user",
-        claims: Mapping[str, Any] | None = None,
-        *,
-        audience: str | Collection[str] | None = None,
-        expires_in: int | None = None,
-        issuer: str = "default",
-        client_id: str = "mockidp",
-        scope: str | Collection[str] | None = None,
-        alg: str | None = None,
-        remove: Collection[str] = (),
-        typ: str = "JWT",
-    ) -> str:
-        """Sign an access token directly (no HTTP): claims pipeline then signer.
+    def record_rejection(self, req: EndpointRequest, endpoint: str, status: int,
+                         error: str) -> None:
+        """Journal a request the HTTP layer refused before it reached an endpoint (bad
+        encoding, body too large, wrong content type)."""
+        self.journal.record(Exchange(
+            seq=self.journal.next_seq(), time=time.time(), provider_time=self.clock.now(),
+            issuer=req.issuer, endpoint=endpoint, method=req.method, path=req.path,
+            status=status, error=error,
+        ))
 
-        When ``sub`` names a configured user, the user's claims are included: all of them
-        when ``scope`` is None, else those the scopes allow (as at the token endpoint).
-        ``claims`` override anything, protected claims included; ``remove`` deletes claims;
-        ``expires_in`` may be negative for an expired token.  Bad arguments raise
-        `MockIdPError` naming the argument.
-        """
+    def _mint_claims(
+        self,
+        sub: str,
+        claims: Mapping[str, Any] | None,
+        audience: str | Collection[str] | None,
+        expires_in: int | None,
+        issuer: str,
+        client_id: str,
+        scope: str | Collection[str] | None,
+        alg: str | None,
+        remove: Collection[str],
+        skew: float,
+    ) -> tuple[Issuer, dict[str, Any], str, int]:
+        _check_mint_args(sub, claims, audience, issuer, client_id, scope, remove)
         target = self.issuer(issuer)
-        if not isinstance(sub, str) or not sub:
-            raise MockIdPError(f"mint: sub: expected a non-empty string, got {sub!r}")
         overrides = dict(claims or {})
         try:
             json.dumps(overrides)
@@ -287,6 +357,8 @@ class MockIdP:
             isinstance(expires_in, bool) or not isinstance(expires_in, int)
         ):
             raise MockIdPError(f"mint: expires_in: expected whole seconds, got {expires_in!r}")
+        if isinstance(skew, bool) or not isinstance(skew, (int, float)):
+            raise MockIdPError(f"mint: skew: expected seconds (a number), got {skew!r}")
         scopes = tuple(scope.split()) if isinstance(scope, str) else tuple(scope or ())
         auds = (audience,) if isinstance(audience, str) else tuple(audience or ())
         user = target.find_user(sub)
@@ -302,7 +374,7 @@ class MockIdP:
             # No scope named: the user's claims all go in, as a test author expects.
             everything = {k: v for k, v in user.claims.items() if k != "sub"}
             overrides = {**everything, **overrides}
-        now = self.clock.seconds()
+        now = int(self.clock.now() + skew)
         lifetime = expires_in if expires_in is not None else target.settings.lifetimes.access_token
         body = access_token_claims(
             self._issuer_url_for(issuer, None),
@@ -311,466 +383,93 @@ class MockIdP:
             lifetime,
             [ClaimLayer(set=overrides, delete=tuple(remove))],
         )
+        return target, body, alg, now
+
+    def mint(
+        self,
+        sub: str = "user",
+        claims: Mapping[str, Any] | None = None,
+        *,
+        audience: str | Collection[str] | None = None,
+        expires_in: int | None = None,
+        issuer: str = "default",
+        client_id: str = "mockidp",
+        scope: str | Collection[str] | None = None,
+        alg: str | None = None,
+        remove: Collection[str] = (),
+        typ: str = "JWT",
+        skew: float = 0,
+    ) -> str:
+        """Sign an access token directly (no HTTP): claims pipeline then signer.
+
+        When ``sub`` names a configured user, the user's claims are included: all of them
+        when ``scope`` is None, else those the scopes allow (as at the token endpoint).
+        ``claims`` override anything, protected claims included; ``remove`` deletes claims;
+        ``expires_in`` may be negative for an expired token; ``skew`` shifts this token's
+        time stamps.  Bad arguments raise `MockIdPError` naming the argument.
+        """
+        if not isinstance(typ, str) or not typ:
+            raise MockIdPError(f"mint: typ: expected a non-empty string, got {typ!r}")
+        target, body, alg, _ = self._mint_claims(sub, claims, audience, expires_in, issuer,
+                                                 client_id, scope, alg, remove, skew)
         return sign(body, target.keys.active(alg), typ)
 
-    # -- protocol: discovery and JWKS ---------------------------------------------------------
-    def _issuer_url_for(self, issuer: str, base_url: str | None) -> str:
-        base = base_url if base_url else self.url
-        return f"{base.rstrip('/')}/{issuer}"
+    def bad_token_kinds(self) -> dict[str, str]:
+        """The bad-token catalogue: kind → what is wrong with it."""
+        return dict(BAD_TOKEN_KINDS)
 
-    def discovery(self, req: DiscoveryRequest) -> dict[str, Any]:
-        """OpenID Connect Discovery 1.0 §3 metadata; lists exactly what works."""
-        issuer = self.issuer(req.issuer)
-        url = self._issuer_url_for(issuer.name, req.base_url)
-
-        def endpoint(name: str) -> str:
-            return url + ENDPOINTS_BY_NAME[name].path
-
-        return {
-            "issuer": url,
-            "authorization_endpoint": endpoint("authorize"),
-            "token_endpoint": endpoint("token"),
-            "userinfo_endpoint": endpoint("userinfo"),
-            "jwks_uri": endpoint("jwks"),
-            "introspection_endpoint": endpoint("introspect"),
-            "revocation_endpoint": endpoint("revoke"),
-            "end_session_endpoint": endpoint("endsession"),
-            "scopes_supported": list(SCOPES),
-            "response_types_supported": list(authz.RESPONSE_TYPES),
-            "response_modes_supported": list(authz.RESPONSE_MODES),
-            "grant_types_supported": list(GRANTS),
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
-            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-            "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
-            "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
-            "code_challenge_methods_supported": list(authz.PKCE_METHODS),
-            "claims_supported": sorted(
-                {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
-                 "sid", *STANDARD_CLAIMS}
-            ),
-            "prompt_values_supported": list(authz.PROMPTS),
-            "claims_parameter_supported": False,
-            "request_parameter_supported": False,
-            "request_uri_parameter_supported": False,
-            "authorization_response_iss_parameter_supported": True,
-            "frontchannel_logout_supported": False,
-            "backchannel_logout_supported": False,
-        }
-
-    def oauth_metadata(self, req: DiscoveryRequest) -> dict[str, Any]:
-        """RFC 8414 authorization server metadata (the OIDC document's OAuth subset)."""
-        doc = self.discovery(req)
-        for key in ("subject_types_supported", "claims_supported", "userinfo_endpoint",
-                    "end_session_endpoint", "id_token_signing_alg_values_supported",
-                    "claims_parameter_supported", "request_parameter_supported",
-                    "request_uri_parameter_supported", "frontchannel_logout_supported",
-                    "backchannel_logout_supported", "prompt_values_supported"):
-            doc.pop(key, None)
-        return doc
-
-    # -- protocol: authorization endpoint -----------------------------------------------------
-    def authorize(self, req: AuthorizeRequest) -> BrowserOutcome:
-        """RFC 6749 §4.1.1 / OIDC Core §3.1.2: a redirect with a code, a login page, or an
-        error (redirected when the redirect URI is trustworthy, shown otherwise)."""
-        issuer = self.issuer(req.issuer)
-        issuer_url = self._issuer_url_for(issuer.name, req.base_url)
-        checked = authz.check_client(req.params, issuer.find_client, issuer.settings)
-        if isinstance(checked, ErrorPage):
-            return checked
-        client, redirect_uri, sent = checked
-        try:
-            details = authz.check_request(req.params, client, redirect_uri, sent, issuer.settings)
-        except authz.AuthorizeError as exc:
-            return authz.respond(
-                redirect_uri,
-                authz.safe_response_mode(req.params),
-                authz.error_fields(exc.error, exc.description, authz.safe_state(req.params),
-                                   issuer_url),
-            )
-        now = self.clock.now()
-        session = issuer.store.get_session(req.session_id, now)
-        if "none" in details.prompt:
-            if session is None:
-                return self._deny(issuer_url, details, "login_required",
-                                  "no login session and prompt=none")
-            return self._approve(issuer, issuer_url, details, session.user_id,
-                                 session.login_claims, session)
-        if details.login_hint:
-            reuse = session if session is not None and session.user_id == details.login_hint \
-                and "login" not in details.prompt else None
-            return self._approve(issuer, issuer_url, details, details.login_hint, {}, reuse)
-        if session is not None and "login" not in details.prompt:
-            return self._approve(issuer, issuer_url, details, session.user_id,
-                                 session.login_claims, session)
-        if not issuer.settings.interactive_login:
-            return self._approve(issuer, issuer_url, details, self._default_user(issuer), {},
-                                 None)
-        interaction = Interaction(new_handle(), details, now + INTERACTION_LIFETIME)
-        issuer.store.put_interaction(interaction, now)
-        return self._login_page(issuer, interaction)
-
-    def login(self, req: LoginRequest) -> BrowserOutcome:
-        """The login page's answer: approve as ``username`` (with optional claims JSON) or
-        deny (``access_denied`` to the client)."""
-        issuer = self.issuer(req.issuer)
-        issuer_url = self._issuer_url_for(issuer.name, req.base_url)
-        now = self.clock.now()
-        try:
-            interaction_id = req.params.get("interaction") or ""
-            action = req.params.get("action") or "approve"
-            username = (req.params.get("username") or "").strip()
-            claims_text = req.params.get("claims") or ""
-        except InvalidRequest as exc:
-            return ErrorPage(400, exc.error, exc.description)
-        interaction = issuer.store.get_interaction(interaction_id, now)
-        if interaction is None:
-            return ErrorPage(
-                400,
-                "invalid_request",
-                "this login request is unknown or has expired; start again from the application",
-            )
-        if action == "deny":
-            issuer.store.take_interaction(interaction_id, now)
-            return self._deny(issuer_url, interaction.details, "access_denied",
-                              "the user denied the request")
-        if action != "approve":
-            return ErrorPage(400, "invalid_request", "action must be 'approve' or 'deny'")
-        if not username:
-            return self._login_page(issuer, interaction, username, claims_text,
-                                    "Enter a username.")
-        try:
-            login_claims = parse_login_claims(claims_text)
-        except ValueError as exc:
-            return self._login_page(issuer, interaction, username, claims_text, str(exc))
-        if issuer.store.take_interaction(interaction_id, now) is None:
-            return ErrorPage(400, "invalid_request", "this login request was already answered")
-        return self._approve(issuer, issuer_url, interaction.details, username, login_claims,
-                             None)
-
-    def _default_user(self, issuer: Issuer) -> str:
-        if issuer.settings.default_user:
-            return issuer.settings.default_user
-        return next(iter(issuer.users), "user")
-
-    def _login_page(
+    def mint_bad(
         self,
-        issuer: Issuer,
-        interaction: Interaction,
-        username: str = "",
-        claims_text: str = "",
-        error: str | None = None,
-    ) -> LoginPage:
-        return LoginPage(
-            issuer=issuer.name,
-            interaction=interaction.id,
-            client_id=interaction.details.client_id,
-            scope=" ".join(interaction.details.scopes),
-            users=tuple(issuer.users),
-            username=username,
-            claims_text=claims_text,
-            error=error,
-            status=400 if error else 200,
-        )
-
-    def _deny(
-        self, issuer_url: str, details: AuthorizationDetails, error: str, description: str
-    ) -> BrowserOutcome:
-        return authz.respond(
-            details.redirect_uri,
-            details.response_mode,
-            authz.error_fields(error, description, details.state, issuer_url),
-        )
-
-    def _approve(
-        self,
-        issuer: Issuer,
-        issuer_url: str,
-        details: AuthorizationDetails,
-        user_id: str,
-        login_claims: Mapping[str, Any],
-        session: LoginSession | None,
-    ) -> BrowserOutcome:
-        now = self.clock.now()
-        lifetimes = issuer.settings.lifetimes
-        if session is None:
-            user = issuer.find_user(user_id)
-            session = LoginSession(
-                id=new_handle(),
-                sid=new_handle()[:22],
-                sub=user.subject if user is not None else user_id,
-                user_id=user_id,
-                login_claims=MappingProxyType(dict(login_claims)),
-                auth_time=int(now),
-                expires_at=now + lifetimes.session,
+        kind: str,
+        sub: str = "user",
+        claims: Mapping[str, Any] | None = None,
+        *,
+        audience: str | Collection[str] | None = None,
+        expires_in: int | None = None,
+        issuer: str = "default",
+        client_id: str = "mockidp",
+        scope: str | Collection[str] | None = None,
+        alg: str | None = None,
+        remove: Collection[str] = (),
+    ) -> str:
+        """A deliberately invalid token of ``kind`` (see `bad_token_kinds`), otherwise just
+        like `mint` with the same arguments: exactly one thing is wrong with it."""
+        if kind not in BAD_TOKEN_KINDS:
+            raise MockIdPError(
+                f"mint_bad: kind: expected one of {', '.join(BAD_TOKEN_KINDS)}, got {kind!r}"
             )
-            issuer.store.put_session(session, now)
-        code = new_handle()
-        issuer.store.put_code(
-            code,
-            CodeRecord(
-                details=details,
-                sub=session.sub,
-                user_id=session.user_id,
-                login_claims=session.login_claims,
-                auth_time=session.auth_time,
-                session_id=session.sid,
-                expires_at=now + lifetimes.code,
-            ),
-            now,
-        )
-        fields = [("code", code)]
-        if details.state is not None:
-            fields.append(("state", details.state))
-        fields.append(("iss", issuer_url))
-        change = SessionChange(issuer.name, session.id, int(session.expires_at - now))
-        return authz.respond(details.redirect_uri, details.response_mode, fields, change)
-
-    # -- protocol: token endpoint -------------------------------------------------------------
-    def token(self, req: TokenRequest) -> dict[str, Any]:
-        """RFC 6749 §3.2: authenticate the client, run the grant, mint and sign the tokens."""
-        issuer = self.issuer(req.issuer)
-        grant_type = req.params.get("grant_type")
-        if grant_type is None:
-            raise InvalidRequest("missing 'grant_type'")
-        handler = GRANTS.get(grant_type)
-        if handler is None:
-            raise UnsupportedGrantType(
-                f"grant_type {grant_type!r} is not supported; supported: " + ", ".join(GRANTS)
-            )
-        client = authenticate(
-            credentials(req.params, req.authorization), issuer.find_client,
-            issuer.settings.strict,
-        )
-        if client.grant_types and grant_type not in client.grant_types:
-            raise UnauthorizedClient(f"client '{client.id}' may not use grant_type {grant_type!r}")
-        now = self.clock.now()
-        ctx = GrantContext(
-            settings=issuer.settings,
-            store=issuer.store,
-            now=now,
-            client=client,
-            users=issuer.users,
-            find_user=issuer.find_user,
-        )
-        facts = handler.handle(req.params, ctx)
-        return self._issue(issuer, self._issuer_url_for(issuer.name, req.base_url), facts, now)
-
-    def _issue(
-        self, issuer: Issuer, issuer_url: str, facts: GrantFacts, now: float
-    ) -> dict[str, Any]:
-        lifetimes = issuer.settings.lifetimes
-        client = facts.client
-        key = issuer.keys.active(client.signing_alg or issuer.settings.signing_alg)
-        seconds = int(now)
-        access_lifetime = client.access_token_lifetime or lifetimes.access_token
-        access_claims = access_token_claims(issuer_url, facts, seconds, access_lifetime)
-        access_token = sign(access_claims, key)
-        exp = access_claims.get("exp")
-        response: dict[str, Any] = {
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": int(exp - seconds) if isinstance(exp, int) else access_lifetime,
-        }
-        if facts.scopes:
-            response["scope"] = " ".join(facts.scopes)
-        family = facts.refresh_family or (new_handle() if facts.issue_refresh_token else None)
-        jti = access_claims.get("jti")
-        if family is not None and isinstance(jti, str):
-            expires = float(exp) if isinstance(exp, int) else now + access_lifetime
-            issuer.store.note_access_token(family, jti, expires, now)
-        if facts.issue_refresh_token:
-            refresh_token = new_handle()
-            lifetime = client.refresh_token_lifetime or lifetimes.refresh_token
-            issuer.store.put_refresh(
-                refresh_token,
-                RefreshRecord(
-                    client_id=client.id,
-                    sub=facts.sub,
-                    user_id=facts.user.id if facts.user is not None else None,
-                    scopes=facts.scopes,
-                    audience=facts.audience,
-                    login_claims=facts.login_claims,
-                    auth_time=facts.auth_time,
-                    session_id=facts.session_id,
-                    nonce=facts.nonce,
-                    expires_at=now + lifetime,
-                    issued_at=now,
-                    family=family or new_handle(),  # always set here; keeps mypy content
-                ),
-                now,
-            )
-            response["refresh_token"] = refresh_token
-        if facts.issue_id_token:
-            id_claims = id_token_claims(
-                issuer_url,
-                facts,
-                seconds,
-                client.id_token_lifetime or lifetimes.id_token,
-                key.alg,
-                access_token=access_token,
-            )
-            response["id_token"] = sign(id_claims, key)
-        return response
-
-    # -- protocol: userinfo, introspection, revocation ----------------------------------------
-    def _verify(self, issuer: Issuer, token: str) -> dict[str, Any]:
-        """Claims of a live access token of this issuer, or `TokenRejected`."""
-        claims = verify(token, issuer.keys, self.clock.now())
-        iss = claims.get("iss")
-        if not isinstance(iss, str) or not iss.endswith("/" + issuer.name):
-            raise TokenRejected(f"token was issued by {iss!r}, not by issuer '{issuer.name}'")
-        jti = claims.get("jti")
-        if isinstance(jti, str) and issuer.store.is_revoked(jti):
-            raise TokenRejected("token has been revoked")
-        return claims
-
-    def userinfo(self, req: UserinfoRequest) -> dict[str, Any]:
-        """OIDC Core §5.3: claims for the bearer token's subject and scopes (RFC 6750)."""
-        issuer = self.issuer(req.issuer)
-        token = bearer_token(req.authorization, req.params if req.method == "POST" else None)
-        try:
-            claims = self._verify(issuer, token)
-        except TokenRejected as exc:
-            raise InvalidToken(str(exc)) from None
-        return userinfo_claims(claims)
-
-    def _introspecting_client(self, issuer: Issuer, req: IntrospectRequest | RevokeRequest,
-                              required: bool) -> Client | None:
-        creds = credentials(req.params, req.authorization)
-        if creds.client_id is None and not required and not issuer.settings.strict:
-            return None
-        return authenticate(creds, issuer.find_client, issuer.settings.strict)
-
-    def introspect(self, req: IntrospectRequest) -> dict[str, Any]:
-        """RFC 7662: ``active`` and the token's claims; revoked or expired → inactive."""
-        issuer = self.issuer(req.issuer)
-        self._introspecting_client(issuer, req, required=False)
-        token = req.params.get("token")
-        if token is None:
-            raise InvalidRequest("missing 'token'")
-        now = self.clock.now()
-        record = issuer.store.get_refresh(token, now)
-        if record is not None:
-            return {
-                "active": True,
-                "token_type": "refresh_token",
-                "client_id": record.client_id,
-                "sub": record.sub,
-                "scope": " ".join(record.scopes),
-                "iat": int(record.issued_at),
-                "exp": int(record.expires_at),
-                "iss": self._issuer_url_for(issuer.name, req.base_url),
-            }
-        try:
-            claims = self._verify(issuer, token)
-        except TokenRejected:
-            return {"active": False}
-        return {"active": True, "token_type": "Bearer", **claims}
-
-    def revoke(self, req: RevokeRequest) -> None:
-        """RFC 7009: revoke an access or refresh token; unknown tokens are not an error."""
-        issuer = self.issuer(req.issuer)
-        client = self._introspecting_client(issuer, req, required=True)
-        assert client is not None
-        token = req.params.get("token")
-        if token is None:
-            raise InvalidRequest("missing 'token'")
-        req.params.get("token_type_hint")  # RFC 7009 §2.1: a hint only; repeated is invalid
-        record = issuer.store.get_refresh(token, self.clock.now())
-        if record is not None:
-            if record.client_id != client.id:
-                raise UnauthorizedClient("the token was issued to another client")
-            issuer.store.revoke_refresh(token)
-            return
-        try:
-            claims = verify(token, issuer.keys, float("-inf"), check_times=False)
-        except TokenRejected:
-            return
-        owner = claims.get("client_id")
-        if owner is not None and owner != client.id:
-            raise UnauthorizedClient("the token was issued to another client")
-        jti = claims.get("jti")
-        exp = claims.get("exp")
-        if isinstance(jti, str):
-            expires = float(exp) if isinstance(exp, (int, float)) else self.clock.now() + 86400
-            issuer.store.revoke_jti(jti, expires, self.clock.now())
-
-    # -- protocol: RP-initiated logout --------------------------------------------------------
-    def end_session(self, req: EndSessionRequest) -> BrowserOutcome:
-        """OIDC RP-Initiated Logout 1.0: end the login session, then redirect or show a page."""
-        issuer = self.issuer(req.issuer)
-        try:
-            hint = req.params.get("id_token_hint")
-            redirect_uri = req.params.get("post_logout_redirect_uri")
-            state = req.params.get("state")
-            client_id = req.params.get("client_id")
-        except InvalidRequest as exc:
-            return ErrorPage(400, exc.error, exc.description)
-        if hint is not None:
-            try:
-                hint_claims = verify(hint, issuer.keys, float("-inf"), check_times=False)
-            except TokenRejected as exc:
-                return ErrorPage(400, "invalid_request", f"id_token_hint rejected: {exc}")
-            aud = hint_claims.get("aud")
-            client_id = client_id or (aud if isinstance(aud, str) else None)
-        change = SessionChange(issuer.name, None)
-        if redirect_uri is not None:
-            if not is_absolute_url(redirect_uri):
-                return ErrorPage(400, "invalid_request",
-                                 "post_logout_redirect_uri is not an absolute http(s) URL")
-            client = issuer.find_client(client_id) if client_id else None
-            allowed = client.post_logout_redirect_uris if client is not None else ()
-            if allowed and redirect_uri not in allowed:
-                return ErrorPage(
-                    400, "invalid_request",
-                    f"post_logout_redirect_uri is not registered for client '{client_id}'",
-                )
-            if (issuer.settings.strict or (client is not None and client.strict)) and not allowed:
-                return ErrorPage(400, "invalid_request",
-                                 "post_logout_redirect_uri is not registered (strict)")
-        issuer.store.end_session(req.session_id)
-        if redirect_uri is None:
-            return SignedOutPage(issuer.name, change)
-        query = urlencode([("state", state)]) if state is not None else ""
-        sep = "&" if "?" in redirect_uri else "?"
-        return Redirect(redirect_uri + (sep + query if query else ""), change)
+        target, body, alg, now = self._mint_claims(sub, claims, audience, expires_in, issuer,
+                                                   client_id, scope, alg, remove, 0)
+        token = make_bad(kind, body, target.keys.active(alg), target.keys, now)
+        if kind == "revoked" and isinstance(body.get("jti"), str):
+            target.store.revoke_jti(body["jti"], float(body.get("exp", now + 3600)),
+                                    self.clock.now())
+        return token
 
 
-def bearer_token(authorization: str | None, form: Any | None) -> str:
-    """RFC 6750 §2.1 header or §2.2 form body; missing → 401 ``invalid_request`` w/o detail."""
-    header_token = None
-    if authorization:
-        scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise InvalidToken("expected 'Authorization: Bearer <token>'")
-        header_token = value.strip()
-    form_token = form.get("access_token") if form is not None else None
-    if header_token and form_token:
-        raise InvalidRequest("access token sent twice (header and body); RFC 6750 section 2")
-    token = header_token or form_token
-    if not token:
-        raise OAuthError("missing bearer access token", error="invalid_request", status=401,
-                         www_authenticate='Bearer realm="mockidp"')
-    return str(token)
+def _strings(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value)
+    )
 
 
-def parse_login_claims(text: str) -> dict[str, Any]:
-    """The login page's claims box: a JSON object of claims of your own; ValueError if not."""
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"Claims must be JSON: {exc.msg} at line {exc.lineno} column "
-                         f"{exc.colno}.") from None
-    if not isinstance(value, dict):
-        raise ValueError("Claims must be a JSON object, like {\"role\": \"admin\"}.")
-    protected = sorted(set(value) & (PROTECTED_CLAIMS | {"sub"}))
-    if protected:
-        raise ValueError("These claims are set by the provider and cannot be typed here: "
-                         + ", ".join(protected) + ".")
-    return value
+def _check_mint_args(sub: Any, claims: Any, audience: Any, issuer: Any, client_id: Any,
+                     scope: Any, remove: Any) -> None:
+    """`mint` arguments arrive from JSON too: name the bad one."""
+    if not isinstance(sub, str) or not sub:
+        raise MockIdPError(f"mint: sub: expected a non-empty string, got {sub!r}")
+    if claims is not None and not isinstance(claims, Mapping):
+        raise MockIdPError(f"mint: claims: expected an object of claims, got {claims!r}")
+    if audience is not None and not _strings(audience):
+        raise MockIdPError(f"mint: audience: expected a string or a list of strings, "
+                           f"got {audience!r}")
+    if scope is not None and not _strings(scope):
+        raise MockIdPError(f"mint: scope: expected a string or a list of strings, got {scope!r}")
+    if isinstance(remove, str) or not _strings(remove):
+        raise MockIdPError(f"mint: remove: expected a list of claim names, got {remove!r}")
+    for name, value in (("issuer", issuer), ("client_id", client_id)):
+        if not isinstance(value, str) or not value:
+            raise MockIdPError(f"mint: {name}: expected a non-empty string, got {value!r}")
 
 
-__all__ = ["Issuer", "MockIdP", "bearer_token", "parse_login_claims"]
+__all__ = ["Issuer", "MockIdP", "bearer_token", "parse_clock", "parse_login_claims"]

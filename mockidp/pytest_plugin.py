@@ -4,8 +4,12 @@ Registered through the ``pytest11`` entry point, so installing mockidp gives the
 
 - ``mockidp_server`` (session scope): one running `MockIdP` per session (per xdist worker).
 - ``mockidp`` (function scope): the same server, reset to the config baseline before the test:
-  users and clients added at run time, codes, tokens, sessions and the clock are forgotten;
-  keys stay.
+  users, clients and rules added at run time, codes, tokens, sessions, the journal and the
+  clock are forgotten; keys stay.  After the test, every rule added during it that was
+  expected to fire and did not fails the test, with the reason each did not match.
+- ``@pytest.mark.mockidp(users=..., clients=..., rules=[...], clock={...})`` sets those up for
+  one test (same shapes as the config file and the control API).
+- ``mockidp_bad_token_kind``: a test that takes it runs once per bad-token kind.
 
 Options (command line, or ini): ``--mockidp-config`` / ``mockidp_config``,
 ``--mockidp-host`` / ``mockidp_host``, ``--mockidp-port`` / ``mockidp_port`` (0: any free port;
@@ -16,11 +20,12 @@ under xdist a fixed port is offset by the worker number), ``--mockidp-keys-dir``
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
+from .badtokens import BAD_TOKEN_KINDS
 from .errors import MockIdPError
 from .provider import MockIdP
 
@@ -38,6 +43,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--mockidp-{name.replace('_', '-')}", dest=f"mockidp_{name}",
                         default=None, help=help_text)
         parser.addini(f"mockidp_{name}", help_text, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "mockidp(users=None, clients=None, rules=None, clock=None, issuer='default'): set up "
+        "the mock identity provider for one test (same shapes as its config file)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a test taking ``mockidp_bad_token_kind`` once per kind of the bad-token catalogue."""
+    if "mockidp_bad_token_kind" in metafunc.fixturenames:
+        metafunc.parametrize("mockidp_bad_token_kind", list(BAD_TOKEN_KINDS), ids=str)
 
 
 def _option(config: pytest.Config, name: str) -> tuple[str | None, Path]:
@@ -85,8 +104,53 @@ def mockidp_server(pytestconfig: pytest.Config) -> Iterator[MockIdP]:
         idp.stop()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember whether the test body failed, so the unfired-rule check stays quiet then."""
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+def _apply_marker(idp: MockIdP, marker: pytest.Mark) -> None:
+    if marker.args:
+        raise MockIdPError("@pytest.mark.mockidp takes keyword arguments only: users, clients, "
+                           "rules, clock, issuer")
+    allowed = ("users", "clients", "rules", "clock", "issuer")
+    for key in marker.kwargs:
+        if key not in allowed:
+            raise MockIdPError(f"@pytest.mark.mockidp: {key}: unknown argument; expected one "
+                               "of: " + ", ".join(allowed))
+    issuer = marker.kwargs.get("issuer", "default")
+    for user_id, spec in (marker.kwargs.get("users") or {}).items():
+        spec = spec or {}
+        idp.add_user(user_id, spec.get("claims"), password=spec.get("password"), issuer=issuer)
+    for client_id, spec in (marker.kwargs.get("clients") or {}).items():
+        spec = dict(spec or {})
+        idp.add_client(client_id, spec.pop("secret", None), issuer=issuer, **spec)
+    for rule in marker.kwargs.get("rules") or ():
+        idp.add_rule(rule)
+    clock = marker.kwargs.get("clock")
+    if clock:
+        idp.set_clock(**clock)
+
+
 @pytest.fixture
-def mockidp(mockidp_server: MockIdP) -> MockIdP:
-    """The session's provider, reset to its config baseline for this test."""
+def mockidp(mockidp_server: MockIdP, request: pytest.FixtureRequest) -> Iterator[MockIdP]:
+    """The session's provider, reset to its config baseline for this test; after the test,
+    fails it if a rule expected to fire never did."""
     mockidp_server.reset()
-    return mockidp_server
+    baseline = {id(rule) for rule in mockidp_server.list_rules()}
+    for marker in reversed(list(request.node.iter_markers("mockidp"))):
+        _apply_marker(mockidp_server, marker)
+    yield mockidp_server
+    if request.node.stash.get(_FAILED, False):
+        return
+    added = [r for r in mockidp_server.list_rules() if id(r) not in baseline]
+    mockidp_server.check_rules(added)

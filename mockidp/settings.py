@@ -12,6 +12,11 @@ Shape (all keys optional)::
     strict = false                    # registered clients only, secrets, exact redirects, PKCE
     rotate_refresh_tokens = true      # each refresh revokes the presented refresh token
     access_token_lifetime = 3600      # seconds, also id_token_, refresh_token_, code_, session_
+    journal_size = 1000               # exchanges kept in the journal (a ring buffer)
+    clock = { skew = 0 }              # or { freeze = "2030-01-01T00:00:00Z" }
+    [[rules]]                         # scripted behaviour, see mockidp.rules
+    endpoint = "token"
+    error = "temporarily_unavailable"
     [users.alice]                     # id -> claims (+ optional password)
     password = "secret"
     claims = { email = "alice@example.com", roles = ["admin"] }
@@ -26,6 +31,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -108,6 +114,15 @@ class IssuerSettings:
 
 
 @dataclass(frozen=True)
+class ClockSettings:
+    """The provider clock at start and after every reset: ``skew`` seconds, or frozen at
+    ``freeze`` (epoch seconds)."""
+
+    skew: float = 0.0
+    freeze: float | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole validated configuration."""
 
@@ -116,6 +131,9 @@ class Settings:
     users: Mapping[str, User] = field(default_factory=lambda: EMPTY)
     clients: Mapping[str, Client] = field(default_factory=lambda: EMPTY)
     issuers: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
+    rules: tuple[Mapping[str, Any], ...] = ()
+    clock: ClockSettings = field(default_factory=lambda: ClockSettings())
+    journal_size: int = 1000
 
     def issuer(self, name: str) -> IssuerSettings:
         """Effective settings for issuer ``name`` (declared or not)."""
@@ -263,7 +281,8 @@ def is_absolute_url(url: str) -> bool:
 def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
     """Validate a config mapping; ``source`` names it in errors."""
     check = _Checker(source)
-    check.keys(data, (*_ISSUER_KEYS, "users", "clients", "issuers"), "")
+    check.keys(data, (*_ISSUER_KEYS, "users", "clients", "issuers", "rules", "clock",
+                      "journal_size"), "")
     base = _issuer_fields(check, data, "")
     users = _users(check, data.get("users", {}), "users")
     clients = _clients(check, data.get("clients", {}), "clients")
@@ -278,12 +297,63 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
         own["users"] = _users(check, table.get("users", {}), path + ".users")
         own["clients"] = _clients(check, table.get("clients", {}), path + ".clients")
         issuers[name] = MappingProxyType(own)
+    rules = data.get("rules", [])
+    if not isinstance(rules, list):
+        raise check.fail("rules", "a list of rule tables ([[rules]])", rules)
+    for i, rule in enumerate(rules):
+        check.table(rule, f"rules[{i}]")
+    journal_size = data.get("journal_size", 1000)
+    if isinstance(journal_size, bool) or not isinstance(journal_size, int) or journal_size < 1:
+        raise check.fail("journal_size", "a whole number >= 1", journal_size)
     return Settings(
         source=source,
         base=base,
         users=users,
         clients=clients,
         issuers=MappingProxyType(issuers),
+        rules=tuple(rules),
+        clock=parse_clock(data.get("clock", {}), check.source + ": clock"),
+        journal_size=journal_size,
+    )
+
+
+def parse_time(value: Any, where: str) -> float:
+    """Epoch seconds from a number or an ISO 8601 date-time (``2030-01-01T00:00:00Z``)."""
+    if isinstance(value, bool):
+        raise MockIdPError(f"{where}: expected epoch seconds or an ISO 8601 date-time, "
+                           f"got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise MockIdPError(f"{where}: expected epoch seconds or an ISO 8601 date-time, "
+                               f"got {value!r}") from None
+    else:
+        raise MockIdPError(f"{where}: expected epoch seconds or an ISO 8601 date-time, "
+                           f"got {value!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def parse_clock(value: Any, where: str) -> ClockSettings:
+    """``{"skew": seconds}`` and/or ``{"freeze": time}``; errors name ``where``."""
+    if not isinstance(value, Mapping):
+        raise MockIdPError(f"{where}: expected a table/object, got {value!r}")
+    for key in value:
+        if key not in ("skew", "freeze"):
+            raise MockIdPError(f"{where}.{key}: unknown field; expected one of: skew, freeze")
+    skew = value.get("skew", 0)
+    if isinstance(skew, bool) or not isinstance(skew, (int, float)):
+        raise MockIdPError(f"{where}.skew: expected seconds (a number), got {skew!r}")
+    freeze = value.get("freeze")
+    return ClockSettings(
+        skew=float(skew),
+        freeze=parse_time(freeze, where + ".freeze") if freeze is not None else None,
     )
 
 

@@ -165,6 +165,11 @@ class IssuerStore:
         with self._lock:
             self._codes.put(code, record, now)
 
+    def peek_code(self, code: str, now: float) -> CodeRecord | None:
+        """The record of a live code, without redeeming it (for rule matching)."""
+        with self._lock:
+            return self._codes.get(code, now)
+
     def redeem_code(self, code: str, now: float) -> tuple[CodeRecord | None, bool]:
         """Mark ``code`` redeemed; returns (record, first_use).  Unknown/expired → (None, False).
 

@@ -127,7 +127,7 @@ def test_check_config_accepts_the_sample(monkeypatch: pytest.MonkeyPatch) -> Non
     result = invoke("check-config", "fixtures/config.toml")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (
-        "fixtures/config.toml: OK (2 users, 3 clients, issuers: default, partner)"
+        "fixtures/config.toml: OK (2 users, 3 clients, 0 rules, issuers: default, partner)"
     )
 
 

@@ -108,7 +108,8 @@ def test_discovery_and_a_verified_token(mockidp: MockIdP) -> None:
     result.assert_outcomes(passed=1)
 
     listing = run(pytester, "--fixtures")
-    listing.stdout.fnmatch_lines(["mockidp_server*", "mockidp*"])
+    listing.stdout.fnmatch_lines(["mockidp_server*"])
+    listing.stdout.fnmatch_lines(["mockidp -- *"])
 
 
 def test_one_server_per_session(pytester: pytest.Pytester) -> None:

@@ -7,14 +7,16 @@ Thin by design: each view parses the request into a `mockidp.model` request obje
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import OAuthError
+from ..errors import OAuthError, ScriptedFault
 from ..model import (
     ENDPOINTS,
     ENDPOINTS_BY_NAME,
@@ -30,6 +32,7 @@ from ..model import (
     UserinfoRequest,
 )
 from ..provider import MockIdP
+from .control import create_control_blueprint
 from .parsing import request_params
 from .render import (
     SESSION_COOKIE,
@@ -53,11 +56,14 @@ def _base_url() -> str:
 
 
 def _build(kind: type[EndpointRequest], issuer: str) -> Any:
+    params = request_params(request)
+    request._mockidp_seen = True  # type: ignore[attr-defined]  # the core journals it now
     return kind(
         issuer=issuer,
         base_url=_base_url(),
         method=request.method,
-        params=request_params(request),
+        params=params,
+        path=request.path,
         authorization=request.headers.get("Authorization"),
         session_id=request.cookies.get(SESSION_COOKIE),
     )
@@ -77,8 +83,7 @@ def create_app(idp: MockIdP) -> Flask:
         return json_response(idp.oauth_metadata(_build(DiscoveryRequest, issuer)))
 
     def jwks(issuer: str) -> Response:
-        _build(JwksRequest, issuer)
-        response = json_response(idp.jwks(issuer))
+        response = json_response(idp.jwks_document(_build(JwksRequest, issuer)))
         response.headers["Content-Type"] = "application/jwk-set+json"
         return response
 
@@ -133,8 +138,35 @@ def create_app(idp: MockIdP) -> Flask:
         methods=["GET"],
     )
 
+    if idp.control:
+        app.register_blueprint(create_control_blueprint(idp))
+
+    def journal_rejection(status: int, error: str) -> None:
+        """Requests the HTTP layer refused before the core saw them still go in the journal."""
+        issuer = (request.view_args or {}).get("issuer")
+        endpoint = request.endpoint or ""
+        if issuer and endpoint in ENDPOINTS_BY_NAME and not getattr(request, "_mockidp_seen",
+                                                                     False):
+            with contextlib.suppress(OAuthError):
+                idp.record_rejection(
+                    EndpointRequest(issuer=issuer, base_url=_base_url(), method=request.method,
+                                    path=request.path),
+                    endpoint, status, error,
+                )
+
+    @app.errorhandler(ScriptedFault)
+    def on_fault(fault: ScriptedFault) -> Response:
+        if fault.close:
+            connection = request.environ.get("werkzeug.socket")
+            if connection is not None:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            return Response(b"", status=500)
+        return Response(fault.body, status=fault.status, content_type=fault.content_type)
+
     @app.errorhandler(OAuthError)
     def on_oauth_error(error: OAuthError) -> Response:
+        journal_rejection(error.status, error.error)
         if request.endpoint in BROWSER_ENDPOINTS:
             return error_page(error.error, error.description, error.status)
         return oauth_error_response(error)
@@ -151,6 +183,7 @@ def create_app(idp: MockIdP) -> Flask:
             description = f"method {request.method} is not allowed here; allowed: {allowed}"
         elif status == 404:
             description = f"no such endpoint: {request.path}"
+        journal_rejection(status, code)
         response = json_response({"error": code, "error_description": description}, status,
                                  no_store=True)
         for name, value in error.get_response().headers.items():

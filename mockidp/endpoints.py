@@ -1,0 +1,851 @@
+"""The protocol endpoints of `MockIdP`, each sequenced the same way:
+
+request → rules (delay, error, fault) → grant / check → claims (+ scripted layers) → signer →
+journal.  Mixed into `MockIdP`; nothing here knows about HTTP frameworks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from . import authorize as authz
+from .badtokens import make_bad
+from .claims import (
+    STANDARD_CLAIMS,
+    access_token_claims,
+    id_token_claims,
+    userinfo_claims,
+)
+from .clientauth import authenticate, credentials
+from .clock import Clock
+from .errors import (
+    InvalidRequest,
+    InvalidToken,
+    OAuthError,
+    ScriptedFault,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
+from .grants import GRANTS, GrantContext
+from .issuer import Issuer
+from .journal import Exchange, Journal, mask
+from .keys import SigningKey
+from .model import (
+    ENDPOINTS_BY_NAME,
+    AuthorizeRequest,
+    BrowserOutcome,
+    Client,
+    DiscoveryRequest,
+    EndpointRequest,
+    EndSessionRequest,
+    ErrorPage,
+    FormPost,
+    GrantFacts,
+    IntrospectRequest,
+    LoginPage,
+    LoginRequest,
+    Redirect,
+    RevokeRequest,
+    SessionChange,
+    SignedOutPage,
+    TokenRequest,
+    UserinfoRequest,
+)
+from .rules import EarlyAnswer, FaultEffect, RuleBook, RuleContext, Shaping
+from .settings import PROTECTED_CLAIMS, SIGNING_ALGS, is_absolute_url
+from .signer import TokenRejected, sign, verify
+from .store import (
+    AuthorizationDetails,
+    CodeRecord,
+    Interaction,
+    LoginSession,
+    RefreshRecord,
+    new_handle,
+)
+
+INTERACTION_LIFETIME = 600
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
+T = TypeVar("T")
+
+
+@dataclass
+class Call:
+    """One exchange in progress; becomes a journal `Exchange` when it ends."""
+
+    issuer: str
+    endpoint: str
+    req: EndpointRequest
+    started: float
+    provider_time: float
+    client_id: str | None = None
+    grant_type: str | None = None
+    user: str | None = None
+    status: int = 200
+    error: str | None = None
+    tokens: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    fired: list[str] = field(default_factory=list)
+
+
+def fault_exception(fault: FaultEffect) -> ScriptedFault:
+    """The exception the web layer turns into the scripted raw HTTP answer."""
+    if fault.kind == "close":
+        return ScriptedFault(close=True, status=0)
+    if fault.kind == "empty":
+        return ScriptedFault(fault.status, b"", fault.content_type)
+    if fault.kind == "invalid_json":
+        return ScriptedFault(fault.status, b'{"access_token": "eyJ', fault.content_type)
+    return ScriptedFault(fault.status, fault.body.encode(), fault.content_type)
+
+
+def outcome_status(outcome: BrowserOutcome, after_post: bool) -> int:
+    if isinstance(outcome, Redirect):
+        return 303 if after_post else 302
+    if isinstance(outcome, (LoginPage, ErrorPage)):
+        return outcome.status
+    return 200
+
+
+class ProtocolEndpoints:
+    """OAuth 2.0 / OIDC endpoints.  Mixed into `MockIdP`, which provides the attributes."""
+
+    clock: Clock
+    rules: RuleBook
+    journal: Journal
+
+    def issuer(self, name: str = "default") -> Issuer:  # pragma: no cover - provided
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:  # pragma: no cover - provided
+        raise NotImplementedError
+
+    # -- plumbing: rules and journal ----------------------------------------------------------
+    def _issuer_url_for(self, issuer: str, base_url: str | None) -> str:
+        base = base_url if base_url else self.url
+        return f"{base.rstrip('/')}/{issuer}"
+
+    def _begin(self, issuer: Issuer, req: EndpointRequest, endpoint: str) -> Call:
+        return Call(issuer.name, endpoint, req, time.time(), self.clock.now())
+
+    def _context(self, call: Call, scope: tuple[str, ...] = (),
+                 template: Mapping[str, Any] | None = None) -> RuleContext:
+        return RuleContext(
+            issuer=call.issuer,
+            endpoint=call.endpoint,
+            client_id=call.client_id,
+            grant_type=call.grant_type,
+            scope=scope,
+            user=call.user,
+            params=call.req.params.single(),
+            template=template or MappingProxyType({}),
+        )
+
+    def _early(self, call: Call, scope: tuple[str, ...] = ()) -> EarlyAnswer:
+        """Phase 1 of the rules: sleep the delays, then raise a scripted fault; return the
+        answer so that the caller renders a scripted OAuth error its own way."""
+        if not self.rules:
+            return EarlyAnswer()
+        answer = self.rules.before(self._context(call, scope))
+        call.fired.extend(answer.fired)
+        if answer.delay:
+            time.sleep(answer.delay)
+        if answer.fault is not None:
+            raise fault_exception(answer.fault)
+        return answer
+
+    def _early_or_raise(self, call: Call, scope: tuple[str, ...] = ()) -> None:
+        answer = self._early(call, scope)
+        if answer.error is not None:
+            raise OAuthError(answer.error.description, error=answer.error.error,
+                             status=answer.error.status)
+
+    def _shape(self, call: Call, scope: tuple[str, ...], template: Mapping[str, Any]) -> Shaping:
+        """Phase 2 of the rules: claims layers, bad token, skew, delay."""
+        if not self.rules:
+            return Shaping()
+        shaping = self.rules.shaping(self._context(call, scope, template))
+        call.fired.extend(shaping.fired)
+        return shaping
+
+    def _run(self, call: Call, body: Callable[[], T], status: Callable[[T], int] | None = None
+             ) -> T:
+        """Run an endpoint body and journal the exchange, whatever happens."""
+        try:
+            result = body()
+        except OAuthError as exc:
+            call.status, call.error = exc.status, exc.error
+            raise
+        except ScriptedFault as exc:
+            call.status, call.error = exc.status, "scripted_fault"
+            raise
+        else:
+            if status is not None:
+                call.status = status(result)
+            return result
+        finally:
+            self.journal.record(Exchange(
+                seq=self.journal.next_seq(),
+                time=call.started,
+                provider_time=call.provider_time,
+                issuer=call.issuer,
+                endpoint=call.endpoint,
+                method=call.req.method,
+                path=call.req.path,
+                params=MappingProxyType(mask(call.req.params.as_dict())),
+                client_id=call.client_id,
+                grant_type=call.grant_type,
+                user=call.user,
+                status=call.status,
+                error=call.error,
+                tokens=MappingProxyType(dict(call.tokens)),
+                rules=tuple(call.fired),
+            ))
+
+    def _browser_run(self, call: Call, body: Callable[[], BrowserOutcome]) -> BrowserOutcome:
+        def status(outcome: BrowserOutcome) -> int:
+            if isinstance(outcome, ErrorPage):
+                call.error = outcome.error
+            elif isinstance(outcome, (Redirect, FormPost)):
+                fields = dict(outcome.fields) if isinstance(outcome, FormPost) else \
+                    _redirect_fields(outcome.location)
+                call.error = fields.get("error")
+            return outcome_status(outcome, call.req.method == "POST")
+
+        return self._run(call, body, status)
+
+    # -- discovery and JWKS -------------------------------------------------------------------
+    def discovery(self, req: DiscoveryRequest) -> dict[str, Any]:
+        """OpenID Connect Discovery 1.0 §3 metadata; lists exactly what works."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "discovery")
+        return self._run(call, lambda: self._discovery(call, issuer, req))
+
+    def _discovery(self, call: Call, issuer: Issuer, req: DiscoveryRequest) -> dict[str, Any]:
+        self._early_or_raise(call)
+        url = self._issuer_url_for(issuer.name, req.base_url)
+
+        def endpoint(name: str) -> str:
+            return url + ENDPOINTS_BY_NAME[name].path
+
+        return {
+            "issuer": url,
+            "authorization_endpoint": endpoint("authorize"),
+            "token_endpoint": endpoint("token"),
+            "userinfo_endpoint": endpoint("userinfo"),
+            "jwks_uri": endpoint("jwks"),
+            "introspection_endpoint": endpoint("introspect"),
+            "revocation_endpoint": endpoint("revoke"),
+            "end_session_endpoint": endpoint("endsession"),
+            "scopes_supported": list(SCOPES),
+            "response_types_supported": list(authz.RESPONSE_TYPES),
+            "response_modes_supported": list(authz.RESPONSE_MODES),
+            "grant_types_supported": list(GRANTS),
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "code_challenge_methods_supported": list(authz.PKCE_METHODS),
+            "claims_supported": sorted(
+                {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
+                 "sid", *STANDARD_CLAIMS}
+            ),
+            "prompt_values_supported": list(authz.PROMPTS),
+            "claims_parameter_supported": False,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "authorization_response_iss_parameter_supported": True,
+            "frontchannel_logout_supported": False,
+            "backchannel_logout_supported": False,
+        }
+
+    def oauth_metadata(self, req: DiscoveryRequest) -> dict[str, Any]:
+        """RFC 8414 authorization server metadata (the OIDC document's OAuth subset)."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "oauth_metadata")
+
+        def body() -> dict[str, Any]:
+            doc = self._discovery(call, issuer, req)
+            for key in ("subject_types_supported", "claims_supported", "userinfo_endpoint",
+                        "end_session_endpoint", "id_token_signing_alg_values_supported",
+                        "claims_parameter_supported", "request_parameter_supported",
+                        "request_uri_parameter_supported", "frontchannel_logout_supported",
+                        "backchannel_logout_supported", "prompt_values_supported"):
+                doc.pop(key, None)
+            return doc
+
+        return self._run(call, body)
+
+    def jwks_document(self, req: EndpointRequest) -> dict[str, Any]:
+        """The JWKS endpoint (RFC 7517 §5): public keys only."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "jwks")
+
+        def body() -> dict[str, Any]:
+            self._early_or_raise(call)
+            return issuer.keys.jwks()
+
+        return self._run(call, body)
+
+    # -- authorization endpoint ---------------------------------------------------------------
+    def authorize(self, req: AuthorizeRequest) -> BrowserOutcome:
+        """RFC 6749 §4.1.1 / OIDC Core §3.1.2: a redirect with a code, a login page, or an
+        error (redirected when the redirect URI is trustworthy, shown otherwise)."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "authorize")
+        return self._browser_run(call, lambda: self._authorize(call, issuer, req))
+
+    def _authorize(self, call: Call, issuer: Issuer, req: AuthorizeRequest) -> BrowserOutcome:
+        issuer_url = self._issuer_url_for(issuer.name, req.base_url)
+        try:
+            call.client_id = req.params.get("client_id")
+            call.user = req.params.get("login_hint")
+        except InvalidRequest:
+            pass
+        scope = tuple((req.params.single().get("scope") or "").split())
+        checked = authz.check_client(req.params, issuer.find_client, issuer.settings)
+        if isinstance(checked, ErrorPage):
+            answer = self._early(call, scope)
+            if answer.error is not None:
+                return ErrorPage(answer.error.status, answer.error.error,
+                                 answer.error.description)
+            return checked
+        client, redirect_uri, sent = checked
+        mode = authz.safe_response_mode(req.params)
+        state = authz.safe_state(req.params)
+        answer = self._early(call, scope)
+        if answer.error is not None:
+            return authz.respond(redirect_uri, mode, authz.error_fields(
+                answer.error.error, answer.error.description, state, issuer_url))
+        try:
+            details = authz.check_request(req.params, client, redirect_uri, sent, issuer.settings)
+        except authz.AuthorizeError as exc:
+            return authz.respond(redirect_uri, mode,
+                                 authz.error_fields(exc.error, exc.description, state, issuer_url))
+        now = self.clock.now()
+        session = issuer.store.get_session(req.session_id, now)
+        if "none" in details.prompt:
+            if session is None:
+                return self._deny(issuer_url, details, "login_required",
+                                  "no login session and prompt=none")
+            call.user = session.user_id
+            return self._approve(issuer, issuer_url, details, session.user_id,
+                                 session.login_claims, session)
+        if details.login_hint:
+            reuse = session if session is not None and session.user_id == details.login_hint \
+                and "login" not in details.prompt else None
+            return self._approve(issuer, issuer_url, details, details.login_hint, {}, reuse)
+        if session is not None and "login" not in details.prompt:
+            call.user = session.user_id
+            return self._approve(issuer, issuer_url, details, session.user_id,
+                                 session.login_claims, session)
+        if not issuer.settings.interactive_login:
+            call.user = self._default_user(issuer)
+            return self._approve(issuer, issuer_url, details, call.user, {}, None)
+        interaction = Interaction(new_handle(), details, now + INTERACTION_LIFETIME)
+        issuer.store.put_interaction(interaction, now)
+        return self._login_page(issuer, interaction)
+
+    def login(self, req: LoginRequest) -> BrowserOutcome:
+        """The login page's answer: approve as ``username`` (with optional claims JSON) or
+        deny (``access_denied`` to the client)."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "login")
+        return self._browser_run(call, lambda: self._login(call, issuer, req))
+
+    def _login(self, call: Call, issuer: Issuer, req: LoginRequest) -> BrowserOutcome:
+        issuer_url = self._issuer_url_for(issuer.name, req.base_url)
+        now = self.clock.now()
+        try:
+            interaction_id = req.params.get("interaction") or ""
+            action = req.params.get("action") or "approve"
+            username = (req.params.get("username") or "").strip()
+            claims_text = req.params.get("claims") or ""
+        except InvalidRequest as exc:
+            return ErrorPage(400, exc.error, exc.description)
+        interaction = issuer.store.get_interaction(interaction_id, now)
+        if interaction is None:
+            return ErrorPage(
+                400,
+                "invalid_request",
+                "this login request is unknown or has expired; start again from the application",
+            )
+        details = interaction.details
+        call.client_id, call.user = details.client_id, username or None
+        answer = self._early(call, details.scopes)
+        if answer.error is not None:
+            issuer.store.take_interaction(interaction_id, now)
+            return self._deny(issuer_url, details, answer.error.error, answer.error.description)
+        if action == "deny":
+            issuer.store.take_interaction(interaction_id, now)
+            return self._deny(issuer_url, details, "access_denied", "the user denied the request")
+        if action != "approve":
+            return ErrorPage(400, "invalid_request", "action must be 'approve' or 'deny'")
+        if not username:
+            return self._login_page(issuer, interaction, username, claims_text,
+                                    "Enter a username.")
+        try:
+            login_claims = parse_login_claims(claims_text)
+        except ValueError as exc:
+            return self._login_page(issuer, interaction, username, claims_text, str(exc))
+        if issuer.store.take_interaction(interaction_id, now) is None:
+            return ErrorPage(400, "invalid_request", "this login request was already answered")
+        return self._approve(issuer, issuer_url, details, username, login_claims, None)
+
+    def _default_user(self, issuer: Issuer) -> str:
+        if issuer.settings.default_user:
+            return issuer.settings.default_user
+        return next(iter(issuer.users), "user")
+
+    def _login_page(
+        self,
+        issuer: Issuer,
+        interaction: Interaction,
+        username: str = "",
+        claims_text: str = "",
+        error: str | None = None,
+    ) -> LoginPage:
+        return LoginPage(
+            issuer=issuer.name,
+            interaction=interaction.id,
+            client_id=interaction.details.client_id,
+            scope=" ".join(interaction.details.scopes),
+            users=tuple(issuer.users),
+            username=username,
+            claims_text=claims_text,
+            error=error,
+            status=400 if error else 200,
+        )
+
+    def _deny(
+        self, issuer_url: str, details: AuthorizationDetails, error: str, description: str
+    ) -> BrowserOutcome:
+        return authz.respond(
+            details.redirect_uri,
+            details.response_mode,
+            authz.error_fields(error, description, details.state, issuer_url),
+        )
+
+    def _approve(
+        self,
+        issuer: Issuer,
+        issuer_url: str,
+        details: AuthorizationDetails,
+        user_id: str,
+        login_claims: Mapping[str, Any],
+        session: LoginSession | None,
+    ) -> BrowserOutcome:
+        now = self.clock.now()
+        lifetimes = issuer.settings.lifetimes
+        if session is None:
+            user = issuer.find_user(user_id)
+            session = LoginSession(
+                id=new_handle(),
+                sid=new_handle()[:22],
+                sub=user.subject if user is not None else user_id,
+                user_id=user_id,
+                login_claims=MappingProxyType(dict(login_claims)),
+                auth_time=int(now),
+                expires_at=now + lifetimes.session,
+            )
+            issuer.store.put_session(session, now)
+        code = new_handle()
+        issuer.store.put_code(
+            code,
+            CodeRecord(
+                details=details,
+                sub=session.sub,
+                user_id=session.user_id,
+                login_claims=session.login_claims,
+                auth_time=session.auth_time,
+                session_id=session.sid,
+                expires_at=now + lifetimes.code,
+            ),
+            now,
+        )
+        fields = [("code", code)]
+        if details.state is not None:
+            fields.append(("state", details.state))
+        fields.append(("iss", issuer_url))
+        change = SessionChange(issuer.name, session.id, int(session.expires_at - now))
+        return authz.respond(details.redirect_uri, details.response_mode, fields, change)
+
+    # -- token endpoint -----------------------------------------------------------------------
+    def token(self, req: TokenRequest) -> dict[str, Any]:
+        """RFC 6749 §3.2: authenticate the client, run the grant, mint and sign the tokens."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "token")
+        return self._run(call, lambda: self._token(call, issuer, req))
+
+    def _peek(self, call: Call, issuer: Issuer, req: TokenRequest) -> tuple[str, ...]:
+        """Who the request is about, before anything is checked (for rules and the journal)."""
+        params = req.params.single()
+        try:
+            call.client_id = credentials(req.params, req.authorization).client_id
+        except OAuthError:
+            call.client_id = params.get("client_id")
+        call.grant_type = params.get("grant_type")
+        scope = tuple((params.get("scope") or "").split())
+        now = self.clock.now()
+        if call.grant_type == "password":
+            call.user = params.get("username")
+        elif call.grant_type == "authorization_code" and params.get("code"):
+            record = issuer.store.peek_code(params["code"], now)
+            if record is not None:
+                call.user, scope = record.user_id, scope or record.details.scopes
+        elif call.grant_type == "refresh_token" and params.get("refresh_token"):
+            refresh = issuer.store.get_refresh(params["refresh_token"], now)
+            if refresh is not None:
+                call.user, scope = refresh.user_id or refresh.sub, scope or refresh.scopes
+        return scope
+
+    def _token(self, call: Call, issuer: Issuer, req: TokenRequest) -> dict[str, Any]:
+        scope = self._peek(call, issuer, req)
+        self._early_or_raise(call, scope)
+        grant_type = req.params.get("grant_type")
+        if grant_type is None:
+            raise InvalidRequest("missing 'grant_type'")
+        handler = GRANTS.get(grant_type)
+        if handler is None:
+            raise UnsupportedGrantType(
+                f"grant_type {grant_type!r} is not supported; supported: " + ", ".join(GRANTS)
+            )
+        client = authenticate(
+            credentials(req.params, req.authorization), issuer.find_client,
+            issuer.settings.strict,
+        )
+        call.client_id = client.id
+        if client.grant_types and grant_type not in client.grant_types:
+            raise UnauthorizedClient(f"client '{client.id}' may not use grant_type {grant_type!r}")
+        now = self.clock.now()
+        ctx = GrantContext(
+            settings=issuer.settings,
+            store=issuer.store,
+            now=now,
+            client=client,
+            users=issuer.users,
+            find_user=issuer.find_user,
+        )
+        facts = handler.handle(req.params, ctx)
+        call.user = facts.user.id if facts.user is not None else facts.sub
+        return self._issue(call, issuer, self._issuer_url_for(issuer.name, req.base_url), facts,
+                           now)
+
+    def _template(self, issuer_url: str, call: Call, sub: str | None, client_id: str,
+                  scopes: tuple[str, ...], now: int) -> dict[str, Any]:
+        """Values for ``{name}`` claim templates: request parameters, then the known facts."""
+        return {
+            **call.req.params.single(),
+            "sub": sub, "client_id": client_id, "scope": " ".join(scopes),
+            "issuer": issuer_url, "now": now, "user": call.user,
+            "grant_type": call.grant_type,
+        }
+
+    def _token_string(self, issuer: Issuer, claims: dict[str, Any], key: SigningKey,
+                      bad_kind: str | None, now: int) -> str:
+        if bad_kind is None:
+            return sign(claims, key)
+        token = make_bad(bad_kind, claims, key, issuer.keys, now)
+        if bad_kind == "revoked" and isinstance(claims.get("jti"), str):
+            issuer.store.revoke_jti(claims["jti"], float(claims.get("exp", now + 3600)), now)
+        return token
+
+    def _issue(
+        self, call: Call, issuer: Issuer, issuer_url: str, facts: GrantFacts, now: float
+    ) -> dict[str, Any]:
+        lifetimes = issuer.settings.lifetimes
+        client = facts.client
+        key = issuer.keys.active(client.signing_alg or issuer.settings.signing_alg)
+        template = self._template(issuer_url, call, facts.sub, client.id, facts.scopes, int(now))
+        shaping = self._shape(call, facts.scopes, template)
+        seconds = int(now + shaping.skew)
+        bad = shaping.bad_token
+        access_lifetime = client.access_token_lifetime or lifetimes.access_token
+        access_claims = access_token_claims(issuer_url, facts, seconds, access_lifetime,
+                                            shaping.for_token("access_token"))
+        access_token = self._token_string(
+            issuer, access_claims, key,
+            bad.kind if bad is not None and bad.token == "access_token" else None, seconds,
+        )
+        call.tokens["access_token"] = access_claims
+        exp = access_claims.get("exp")
+        response: dict[str, Any] = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": int(exp - seconds) if isinstance(exp, int) else access_lifetime,
+        }
+        if facts.scopes:
+            response["scope"] = " ".join(facts.scopes)
+        family = facts.refresh_family or (new_handle() if facts.issue_refresh_token else None)
+        jti = access_claims.get("jti")
+        if family is not None and isinstance(jti, str):
+            expires = float(exp) if isinstance(exp, int) else now + access_lifetime
+            issuer.store.note_access_token(family, jti, expires, now)
+        if facts.issue_refresh_token and family is not None:
+            refresh_token = new_handle()
+            lifetime = client.refresh_token_lifetime or lifetimes.refresh_token
+            issuer.store.put_refresh(
+                refresh_token,
+                RefreshRecord(
+                    client_id=client.id,
+                    sub=facts.sub,
+                    user_id=facts.user.id if facts.user is not None else None,
+                    scopes=facts.scopes,
+                    audience=facts.audience,
+                    login_claims=facts.login_claims,
+                    auth_time=facts.auth_time,
+                    session_id=facts.session_id,
+                    nonce=facts.nonce,
+                    expires_at=now + lifetime,
+                    issued_at=now,
+                    family=family,
+                ),
+                now,
+            )
+            response["refresh_token"] = refresh_token
+        if facts.issue_id_token:
+            id_claims = id_token_claims(
+                issuer_url, facts, seconds, client.id_token_lifetime or lifetimes.id_token,
+                key.alg, access_token=access_token, layers=shaping.for_token("id_token"),
+            )
+            response["id_token"] = self._token_string(
+                issuer, id_claims, key,
+                bad.kind if bad is not None and bad.token == "id_token" else None, seconds,
+            )
+            call.tokens["id_token"] = id_claims
+        if shaping.delay:
+            time.sleep(shaping.delay)
+        return response
+
+    # -- userinfo, introspection, revocation --------------------------------------------------
+    def _verify(self, issuer: Issuer, token: str) -> dict[str, Any]:
+        """Claims of a live access token of this issuer, or `TokenRejected`."""
+        claims = verify(token, issuer.keys, self.clock.now())
+        iss = claims.get("iss")
+        if not isinstance(iss, str) or not iss.endswith("/" + issuer.name):
+            raise TokenRejected(f"token was issued by {iss!r}, not by issuer '{issuer.name}'")
+        jti = claims.get("jti")
+        if isinstance(jti, str) and issuer.store.is_revoked(jti):
+            raise TokenRejected("token has been revoked")
+        return claims
+
+    def userinfo(self, req: UserinfoRequest) -> dict[str, Any]:
+        """OIDC Core §5.3: claims for the bearer token's subject and scopes (RFC 6750)."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "userinfo")
+        return self._run(call, lambda: self._userinfo(call, issuer, req))
+
+    def _userinfo(self, call: Call, issuer: Issuer, req: UserinfoRequest) -> dict[str, Any]:
+        token: str | None = None
+        if self.rules:
+            try:
+                token = bearer_token(req.authorization,
+                                     req.params if req.method == "POST" else None)
+                peeked = self._verify(issuer, token)
+                call.user, call.client_id = peeked.get("sub"), peeked.get("client_id")
+            except (OAuthError, TokenRejected):
+                pass
+        self._early_or_raise(call)
+        token = bearer_token(req.authorization, req.params if req.method == "POST" else None)
+        try:
+            claims = self._verify(issuer, token)
+        except TokenRejected as exc:
+            raise InvalidToken(str(exc)) from None
+        sub = claims.get("sub")
+        call.user = sub if isinstance(sub, str) else None
+        client_id = claims.get("client_id")
+        call.client_id = client_id if isinstance(client_id, str) else None
+        scopes = tuple(str(claims.get("scope") or "").split())
+        issuer_url = self._issuer_url_for(issuer.name, req.base_url)
+        shaping = self._shape(call, scopes, self._template(
+            issuer_url, call, call.user, call.client_id or "", scopes, self.clock.seconds()))
+        answer = userinfo_claims(claims, shaping.for_token("userinfo"))
+        call.tokens["userinfo"] = answer
+        if shaping.delay:
+            time.sleep(shaping.delay)
+        return answer
+
+    def _introspecting_client(self, issuer: Issuer, req: IntrospectRequest | RevokeRequest,
+                              required: bool) -> Client | None:
+        creds = credentials(req.params, req.authorization)
+        if creds.client_id is None and not required and not issuer.settings.strict:
+            return None
+        return authenticate(creds, issuer.find_client, issuer.settings.strict)
+
+    def _peek_client(self, call: Call, req: EndpointRequest) -> None:
+        try:
+            call.client_id = credentials(req.params, req.authorization).client_id
+        except OAuthError:
+            call.client_id = req.params.single().get("client_id")
+
+    def introspect(self, req: IntrospectRequest) -> dict[str, Any]:
+        """RFC 7662: ``active`` and the token's claims; revoked or expired → inactive."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "introspect")
+        return self._run(call, lambda: self._introspect(call, issuer, req))
+
+    def _introspect(self, call: Call, issuer: Issuer, req: IntrospectRequest) -> dict[str, Any]:
+        self._peek_client(call, req)
+        self._early_or_raise(call)
+        self._introspecting_client(issuer, req, required=False)
+        token = req.params.get("token")
+        if token is None:
+            raise InvalidRequest("missing 'token'")
+        now = self.clock.now()
+        record = issuer.store.get_refresh(token, now)
+        if record is not None:
+            call.user = record.user_id or record.sub
+            return {
+                "active": True,
+                "token_type": "refresh_token",
+                "client_id": record.client_id,
+                "sub": record.sub,
+                "scope": " ".join(record.scopes),
+                "iat": int(record.issued_at),
+                "exp": int(record.expires_at),
+                "iss": self._issuer_url_for(issuer.name, req.base_url),
+            }
+        try:
+            claims = self._verify(issuer, token)
+        except TokenRejected:
+            return {"active": False}
+        sub = claims.get("sub")
+        call.user = sub if isinstance(sub, str) else None
+        return {"active": True, "token_type": "Bearer", **claims}
+
+    def revoke(self, req: RevokeRequest) -> None:
+        """RFC 7009: revoke an access or refresh token; unknown tokens are not an error."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "revoke")
+        self._run(call, lambda: self._revoke(call, issuer, req))
+
+    def _revoke(self, call: Call, issuer: Issuer, req: RevokeRequest) -> None:
+        self._peek_client(call, req)
+        self._early_or_raise(call)
+        client = self._introspecting_client(issuer, req, required=True)
+        assert client is not None
+        token = req.params.get("token")
+        if token is None:
+            raise InvalidRequest("missing 'token'")
+        req.params.get("token_type_hint")  # RFC 7009 §2.1: a hint only; repeated is invalid
+        record = issuer.store.get_refresh(token, self.clock.now())
+        if record is not None:
+            if record.client_id != client.id:
+                raise UnauthorizedClient("the token was issued to another client")
+            call.user = record.user_id or record.sub
+            issuer.store.revoke_refresh(token)
+            return
+        try:
+            claims = verify(token, issuer.keys, float("-inf"), check_times=False)
+        except TokenRejected:
+            return
+        owner = claims.get("client_id")
+        if owner is not None and owner != client.id:
+            raise UnauthorizedClient("the token was issued to another client")
+        jti = claims.get("jti")
+        exp = claims.get("exp")
+        if isinstance(jti, str):
+            expires = float(exp) if isinstance(exp, (int, float)) else self.clock.now() + 86400
+            issuer.store.revoke_jti(jti, expires, self.clock.now())
+
+    # -- RP-initiated logout ------------------------------------------------------------------
+    def end_session(self, req: EndSessionRequest) -> BrowserOutcome:
+        """OIDC RP-Initiated Logout 1.0: end the login session, then redirect or show a page."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "endsession")
+        return self._browser_run(call, lambda: self._end_session(call, issuer, req))
+
+    def _end_session(self, call: Call, issuer: Issuer, req: EndSessionRequest
+                     ) -> BrowserOutcome:
+        call.client_id = req.params.single().get("client_id")
+        answer = self._early(call)
+        if answer.error is not None:
+            return ErrorPage(answer.error.status, answer.error.error, answer.error.description)
+        try:
+            hint = req.params.get("id_token_hint")
+            redirect_uri = req.params.get("post_logout_redirect_uri")
+            state = req.params.get("state")
+            client_id = req.params.get("client_id")
+        except InvalidRequest as exc:
+            return ErrorPage(400, exc.error, exc.description)
+        if hint is not None:
+            try:
+                hint_claims = verify(hint, issuer.keys, float("-inf"), check_times=False)
+            except TokenRejected as exc:
+                return ErrorPage(400, "invalid_request", f"id_token_hint rejected: {exc}")
+            aud = hint_claims.get("aud")
+            client_id = client_id or (aud if isinstance(aud, str) else None)
+            sub = hint_claims.get("sub")
+            call.user = sub if isinstance(sub, str) else None
+        call.client_id = client_id
+        change = SessionChange(issuer.name, None)
+        if redirect_uri is not None:
+            if not is_absolute_url(redirect_uri):
+                return ErrorPage(400, "invalid_request",
+                                 "post_logout_redirect_uri is not an absolute http(s) URL")
+            client = issuer.find_client(client_id) if client_id else None
+            allowed = client.post_logout_redirect_uris if client is not None else ()
+            if allowed and redirect_uri not in allowed:
+                return ErrorPage(
+                    400, "invalid_request",
+                    f"post_logout_redirect_uri is not registered for client '{client_id}'",
+                )
+            if (issuer.settings.strict or (client is not None and client.strict)) and not allowed:
+                return ErrorPage(400, "invalid_request",
+                                 "post_logout_redirect_uri is not registered (strict)")
+        issuer.store.end_session(req.session_id)
+        if redirect_uri is None:
+            return SignedOutPage(issuer.name, change)
+        query = urlencode([("state", state)]) if state is not None else ""
+        sep = "&" if "?" in redirect_uri else "?"
+        return Redirect(redirect_uri + (sep + query if query else ""), change)
+
+
+def _redirect_fields(location: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(location)
+    return dict(parse_qsl(parts.fragment or parts.query))
+
+
+def bearer_token(authorization: str | None, form: Any | None) -> str:
+    """RFC 6750 §2.1 header or §2.2 form body; missing → 401 ``invalid_request`` w/o detail."""
+    header_token = None
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise InvalidToken("expected 'Authorization: Bearer <token>'")
+        header_token = value.strip()
+    form_token = form.get("access_token") if form is not None else None
+    if header_token and form_token:
+        raise InvalidRequest("access token sent twice (header and body); RFC 6750 section 2")
+    token = header_token or form_token
+    if not token:
+        raise OAuthError("missing bearer access token", error="invalid_request", status=401,
+                         www_authenticate='Bearer realm="mockidp"')
+    return str(token)
+
+
+def parse_login_claims(text: str) -> dict[str, Any]:
+    """The login page's claims box: a JSON object of claims of your own; ValueError if not."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"Claims must be JSON: {exc.msg} at line {exc.lineno} column "
+                         f"{exc.colno}.") from None
+    if not isinstance(value, dict):
+        raise ValueError("Claims must be a JSON object, like {\"role\": \"admin\"}.")
+    protected = sorted(set(value) & (PROTECTED_CLAIMS | {"sub"}))
+    if protected:
+        raise ValueError("These claims are set by the provider and cannot be typed here: "
+                         + ", ".join(protected) + ".")
+    return value

@@ -1,0 +1,277 @@
+"""The control API at ``/_mockidp/``: the same methods as the Python API, over HTTP and JSON.
+
+Every route is one `MockIdP` call.  Bodies are JSON objects; a bad field answers 400 with
+``{"error": "invalid_request", "error_description": "<field>: expected ..."}``.  With a control
+token set, every route but ``health`` needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from .. import __version__
+from ..errors import MockIdPError, OAuthError
+from ..journal import FILTER_FIELDS
+from ..model import Client, User
+from ..provider import MockIdP
+from ..rules import Rule
+from .openapi import openapi_document
+from .render import json_response
+
+PREFIX = "/_mockidp"
+MINT_FIELDS = ("sub", "claims", "audience", "expires_in", "issuer", "client_id", "scope", "alg",
+               "remove", "typ", "skew")
+MINT_BAD_FIELDS = ("kind", *[f for f in MINT_FIELDS if f not in ("typ", "skew")])
+
+
+class ControlError(OAuthError):
+    """A bad control API request (400 ``invalid_request``)."""
+
+
+def _body() -> dict[str, Any]:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    if request.mimetype != "application/json":
+        raise ControlError(f"expected Content-Type application/json, got "
+                           f"{request.mimetype or 'none'}")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ControlError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ControlError("body: expected a JSON object")
+    return body
+
+
+def _only(body: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> None:
+    for key in body:
+        if key not in allowed:
+            raise ControlError(f"{what}.{key}: unknown field; expected one of: "
+                               + ", ".join(allowed))
+
+
+def _issuer_arg(body: Mapping[str, Any] | None = None) -> str:
+    value = (body or {}).get("issuer") or request.args.get("issuer") or "default"
+    if not isinstance(value, str):
+        raise ControlError(f"issuer: expected a string, got {value!r}")
+    return value
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {"id": user.id, "sub": user.subject, "claims": dict(user.claims),
+            "has_password": user.password is not None}
+
+
+def client_json(client: Client) -> dict[str, Any]:
+    return {
+        "id": client.id, "confidential": client.secret is not None,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "grant_types": list(client.grant_types), "claims": dict(client.claims),
+        "audience": list(client.audience), "strict": client.strict,
+        "signing_alg": client.signing_alg,
+        "access_token_lifetime": client.access_token_lifetime,
+        "id_token_lifetime": client.id_token_lifetime,
+        "refresh_token_lifetime": client.refresh_token_lifetime,
+    }
+
+
+def rule_json(rule: Rule, with_reason: bool = False) -> dict[str, Any]:
+    out = rule.as_json()
+    if with_reason:
+        out["reason"] = rule.not_fired_reason()
+    return out
+
+
+def create_control_blueprint(idp: MockIdP) -> Blueprint:
+    """The ``/_mockidp`` blueprint for ``idp``."""
+    bp = Blueprint("control", __name__, url_prefix=PREFIX)
+
+    @bp.before_request
+    def require_token() -> Response | None:
+        token = idp.control_token
+        if token is None or request.endpoint == "control.health":
+            return None
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(),
+                                                              token.encode()):
+            return None
+        response = json_response(
+            {"error": "invalid_token",
+             "error_description": "the control API needs 'Authorization: Bearer <control token>'"},
+            401, no_store=True)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="mockidp-control"'
+        return response
+
+    @bp.errorhandler(MockIdPError)
+    def misuse(error: MockIdPError) -> Response:
+        return json_response({"error": "invalid_request", "error_description": str(error)}, 400,
+                             no_store=True)
+
+    @bp.get("/health")
+    def health() -> Response:
+        return json_response({"status": "ok", "version": __version__,
+                              "issuers": idp.issuers()})
+
+    @bp.post("/reset")
+    def reset() -> Response:
+        idp.reset()
+        return json_response({"status": "reset"})
+
+    @bp.get("/openapi.json")
+    def openapi() -> Response:
+        return json_response(openapi_document())
+
+    # -- users and clients --------------------------------------------------------------------
+    @bp.get("/users")
+    def list_users() -> Response:
+        users = idp.users(_issuer_arg())
+        return json_response({"users": [user_json(u) for u in users.values()]})
+
+    @bp.post("/users")
+    def add_user() -> Response:
+        body = _body()
+        _only(body, ("id", "claims", "password", "issuer"), "user")
+        if not isinstance(body.get("id"), str) or not body["id"]:
+            raise ControlError(f"user.id: expected a non-empty string, got {body.get('id')!r}")
+        user = idp.add_user(body["id"], body.get("claims"), password=body.get("password"),
+                            issuer=_issuer_arg(body))
+        return json_response(user_json(user), 201)
+
+    @bp.delete("/users/<user_id>")
+    def remove_user(user_id: str) -> Response:
+        if not idp.remove_user(user_id, issuer=_issuer_arg()):
+            return json_response({"error": "not_found",
+                                  "error_description": f"no user {user_id!r}"}, 404)
+        return Response(status=204)
+
+    @bp.get("/clients")
+    def list_clients() -> Response:
+        clients = idp.clients(_issuer_arg())
+        return json_response({"clients": [client_json(c) for c in clients.values()]})
+
+    @bp.post("/clients")
+    def add_client() -> Response:
+        body = _body()
+        if not isinstance(body.get("id"), str) or not body["id"]:
+            raise ControlError(f"client.id: expected a non-empty string, got {body.get('id')!r}")
+        issuer = _issuer_arg(body)
+        spec = {k: v for k, v in body.items() if k not in ("id", "issuer", "secret")}
+        client = idp.add_client(body["id"], body.get("secret"), issuer=issuer, **spec)
+        return json_response(client_json(client), 201)
+
+    @bp.delete("/clients/<client_id>")
+    def remove_client(client_id: str) -> Response:
+        if not idp.remove_client(client_id, issuer=_issuer_arg()):
+            return json_response({"error": "not_found",
+                                  "error_description": f"no client {client_id!r}"}, 404)
+        return Response(status=204)
+
+    # -- rules --------------------------------------------------------------------------------
+    @bp.get("/rules")
+    def list_rules() -> Response:
+        return json_response({"rules": [rule_json(r) for r in idp.list_rules()]})
+
+    @bp.post("/rules")
+    def add_rule() -> Response:
+        return json_response(rule_json(idp.add_rule(_body())), 201)
+
+    @bp.delete("/rules")
+    def clear_rules() -> Response:
+        idp.clear_rules()
+        return Response(status=204)
+
+    @bp.get("/rules/unfired")
+    def unfired_rules() -> Response:
+        return json_response({"rules": [rule_json(r, True) for r in idp.unfired_rules()]})
+
+    @bp.get("/rules/<rule_id>")
+    def get_rule(rule_id: str) -> Response:
+        rule = idp.rules.get(rule_id)
+        if rule is None:
+            return json_response({"error": "not_found",
+                                  "error_description": f"no rule {rule_id!r}"}, 404)
+        return json_response(rule_json(rule, True))
+
+    @bp.delete("/rules/<rule_id>")
+    def remove_rule(rule_id: str) -> Response:
+        if not idp.remove_rule(rule_id):
+            return json_response({"error": "not_found",
+                                  "error_description": f"no rule {rule_id!r}"}, 404)
+        return Response(status=204)
+
+    # -- clock --------------------------------------------------------------------------------
+    @bp.get("/clock")
+    def get_clock() -> Response:
+        return json_response(idp.clock_state())
+
+    @bp.post("/clock")
+    def set_clock() -> Response:
+        body = _body()
+        _only(body, ("skew", "freeze", "advance", "reset"), "clock")
+        reset = body.get("reset", False)
+        if not isinstance(reset, bool):
+            raise ControlError(f"clock.reset: expected true or false, got {reset!r}")
+        return json_response(idp.set_clock(skew=body.get("skew"), freeze=body.get("freeze"),
+                                           advance=body.get("advance"), reset=reset))
+
+    # -- journal ------------------------------------------------------------------------------
+    @bp.get("/journal")
+    def journal() -> Response:
+        filters: dict[str, Any] = {}
+        limit = None
+        for name, value in request.args.items():
+            if name == "limit":
+                if not value.isdigit():
+                    raise ControlError(f"limit: expected a whole number, got {value!r}")
+                limit = int(value)
+            elif name == "status":
+                if not value.isdigit():
+                    raise ControlError(f"status: expected an HTTP status, got {value!r}")
+                filters["status"] = int(value)
+            elif name.startswith("params."):
+                filters.setdefault("params", {})[name[len("params."):]] = value
+            elif name in FILTER_FIELDS:
+                filters[name] = value
+            else:
+                raise ControlError(f"{name}: unknown filter; expected one of: "
+                                   + ", ".join((*FILTER_FIELDS, "params.<name>", "limit")))
+        calls = idp.calls(**filters)
+        if limit is not None:
+            calls = calls[-limit:] if limit else []
+        return json_response({"calls": [c.as_dict() for c in calls]})
+
+    @bp.delete("/journal")
+    def clear_journal() -> Response:
+        idp.journal.clear()
+        return Response(status=204)
+
+    # -- minting ------------------------------------------------------------------------------
+    @bp.post("/mint")
+    def mint() -> Response:
+        body = _body()
+        _only(body, MINT_FIELDS, "mint")
+        return json_response({"token": idp.mint(**body)})
+
+    @bp.get("/bad-tokens")
+    def bad_tokens() -> Response:
+        return json_response({"kinds": idp.bad_token_kinds()})
+
+    @bp.post("/mint-bad")
+    def mint_bad() -> Response:
+        body = _body()
+        _only(body, MINT_BAD_FIELDS, "mint_bad")
+        if "kind" not in body:
+            raise ControlError("mint_bad.kind: expected one of " + ", ".join(
+                idp.bad_token_kinds()))
+        kind = body.pop("kind")
+        return json_response({"kind": kind, "token": idp.mint_bad(kind, **body)})
+
+    return bp

@@ -1,0 +1,252 @@
+"""The OpenAPI 3.1 description of the control API, served at ``/_mockidp/openapi.json``.
+
+tests/test_control_api.py checks that it lists exactly the routes the server has, with their
+methods, and that every request example it carries is accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+
+_MATCHER = {"oneOf": [{"type": "string"},
+                      {"type": "object", "required": ["regex"],
+                       "properties": {"regex": {"type": "string"}},
+                       "additionalProperties": False}]}
+_EDIT = {"type": "object", "additionalProperties": False,
+         "properties": {"set": {"type": "object"},
+                        "delete": {"type": "array", "items": {"type": "string"}}}}
+_ERROR = {"type": "object", "required": ["error"],
+          "properties": {"error": {"type": "string"},
+                         "error_description": {"type": "string"}}}
+_TOKEN_ARGS: dict[str, Any] = {
+    "sub": {"type": "string", "minLength": 1},
+    "claims": {"type": "object"},
+    "audience": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    "expires_in": {"type": "integer"},
+    "issuer": {"type": "string"},
+    "client_id": {"type": "string"},
+    "scope": {"type": "string"},
+    "alg": {"type": "string", "enum": ["RS256", "ES256"]},
+    "remove": {"type": "array", "items": {"type": "string"}},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _ERROR,
+    "Health": {"type": "object", "required": ["status"],
+               "properties": {"status": {"const": "ok"}, "version": {"type": "string"},
+                              "issuers": {"type": "array", "items": {"type": "string"}}}},
+    "UserIn": {"type": "object", "required": ["id"], "additionalProperties": False,
+               "properties": {"id": {"type": "string", "minLength": 1},
+                              "claims": {"type": "object"},
+                              "password": {"type": "string", "minLength": 1},
+                              "issuer": {"type": "string"}}},
+    "User": {"type": "object",
+             "properties": {"id": {"type": "string"}, "sub": {"type": "string"},
+                            "claims": {"type": "object"}, "has_password": {"type": "boolean"}}},
+    "ClientIn": {"type": "object", "required": ["id"], "additionalProperties": False,
+                 "properties": {
+                     "id": {"type": "string", "minLength": 1},
+                     "secret": {"type": "string", "minLength": 1},
+                     "issuer": {"type": "string"},
+                     "redirect_uris": {"type": "array", "items": {"type": "string"}},
+                     "post_logout_redirect_uris": {"type": "array",
+                                                   "items": {"type": "string"}},
+                     "grant_types": {"type": "array", "items": {"type": "string", "enum": [
+                         "authorization_code", "refresh_token", "client_credentials",
+                         "password"]}},
+                     "claims": {"type": "object"},
+                     "audience": {"type": "array", "items": {"type": "string"}},
+                     "access_token_lifetime": {"type": "integer", "minimum": 1},
+                     "id_token_lifetime": {"type": "integer", "minimum": 1},
+                     "refresh_token_lifetime": {"type": "integer", "minimum": 1},
+                     "signing_alg": {"type": "string", "enum": ["RS256", "ES256"]},
+                     "strict": {"type": "boolean"}}},
+    "Client": {"type": "object", "properties": {"id": {"type": "string"},
+                                                "confidential": {"type": "boolean"}}},
+    "Match": {"type": "object", "additionalProperties": False, "properties": {
+        "issuer": {"type": "string"},
+        "endpoint": {"type": "string", "enum": [
+            "discovery", "oauth_metadata", "jwks", "authorize", "login", "token", "userinfo",
+            "introspect", "revoke", "endsession"]},
+        "client_id": _MATCHER, "grant_type": _MATCHER, "user": _MATCHER,
+        "scope": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}},
+                            _MATCHER["oneOf"][1]]},
+        "params": {"type": "object", "additionalProperties": _MATCHER}}},
+    "RuleIn": {
+        "type": "object", "additionalProperties": False,
+        "description": "match → effect, times. Match fields may also be given at the top "
+                       "level. An error or fault cannot be combined with claims, bad_token "
+                       "or skew.",
+        "properties": {
+            "id": {"type": "string"},
+            "description": {"type": "string"},
+            "match": {"$ref": "#/components/schemas/Match"},
+            "claims": {"type": "object", "properties": {
+                "set": {"type": "object"}, "delete": {"type": "array"},
+                "access_token": _EDIT, "id_token": _EDIT, "userinfo": _EDIT}},
+            "error": {"oneOf": [{"type": "string"}, {
+                "type": "object", "required": ["error"], "additionalProperties": False,
+                "properties": {"error": {"type": "string"}, "description": {"type": "string"},
+                               "status": {"type": "integer", "minimum": 400,
+                                          "maximum": 599}}}]},
+            "fault": {"oneOf": [
+                {"type": "string", "enum": ["invalid_json", "empty", "close"]},
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "object", "additionalProperties": False, "properties": {
+                    "status": {"type": "integer", "minimum": 100, "maximum": 599},
+                    "body": {"type": "string"}, "content_type": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["invalid_json", "empty", "close"]}}}]},
+            "delay": {"oneOf": [{"type": "number", "minimum": 0, "maximum": 300}, {
+                "type": "object", "additionalProperties": False,
+                "properties": {"seconds": {"type": "number", "minimum": 0},
+                               "jitter": {"type": "number", "minimum": 0}}}]},
+            "bad_token": {"oneOf": [{"type": "string"}, {
+                "type": "object", "required": ["kind"],
+                "properties": {"kind": {"type": "string"},
+                               "token": {"enum": ["access_token", "id_token"]}}}]},
+            "skew": {"type": "number"},
+            "times": {"oneOf": [{"enum": ["once", "always"]},
+                                {"type": "integer", "minimum": 1}]},
+            "expect": {"type": "boolean"},
+            **{k: {} for k in ("issuer", "endpoint", "client_id", "grant_type", "scope",
+                               "user", "params")},
+        }},
+    "Rule": {"type": "object", "properties": {
+        "id": {"type": "string"}, "fired": {"type": "integer"}, "active": {"type": "boolean"},
+        "reason": {"type": "string"}}},
+    "ClockIn": {"type": "object", "additionalProperties": False, "properties": {
+        "skew": {"type": "number"},
+        "freeze": {"oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}]},
+        "advance": {"type": "number"}, "reset": {"type": "boolean"}}},
+    "Clock": {"type": "object", "required": ["now", "offset", "frozen"], "properties": {
+        "now": {"type": "number"}, "offset": {"type": "number"},
+        "frozen": {"type": "boolean"}}},
+    "Exchange": {"type": "object", "properties": {
+        "seq": {"type": "integer"}, "time": {"type": "number"},
+        "provider_time": {"type": "number"}, "issuer": {"type": "string"},
+        "endpoint": {"type": "string"}, "method": {"type": "string"},
+        "path": {"type": "string"}, "params": {"type": "object"},
+        "client_id": {"type": ["string", "null"]}, "grant_type": {"type": ["string", "null"]},
+        "user": {"type": ["string", "null"]}, "status": {"type": "integer"},
+        "error": {"type": ["string", "null"]}, "tokens": {"type": "object"},
+        "rules": {"type": "array", "items": {"type": "string"}}}},
+    "MintIn": {"type": "object", "additionalProperties": False, "properties": {
+        **_TOKEN_ARGS, "typ": {"type": "string"}, "skew": {"type": "number"}}},
+    "MintBadIn": {"type": "object", "required": ["kind"], "additionalProperties": False,
+                  "properties": {"kind": {"type": "string"}, **_TOKEN_ARGS}},
+    "Token": {"type": "object", "required": ["token"],
+              "properties": {"token": {"type": "string"}, "kind": {"type": "string"}}},
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, responses: dict[str, Any], body: str | None = None,
+        example: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None
+        ) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {
+        **responses, "400": _json(_ref("Error"), "Invalid request: the description names the "
+                                  "field"),
+        "401": _json(_ref("Error"), "Missing or wrong control token")}}
+    if body is not None:
+        content: dict[str, Any] = {"schema": _ref(body)}
+        if example is not None:
+            content["example"] = example
+        op["requestBody"] = {"required": True, "content": {"application/json": content}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+_ISSUER_Q = {"name": "issuer", "in": "query", "schema": {"type": "string"},
+             "description": "issuer name (default: default)"}
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    ok_list = {"200": _json({"type": "object"})}
+    no_content = {"204": {"description": "Done"}}
+    not_found = {"404": _json(_ref("Error"), "No such item")}
+    paths: dict[str, Any] = {
+        "/_mockidp/health": {"get": _op("Is the provider up", {"200": _json(_ref("Health"))})},
+        "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay)", ok_list)},
+        "/_mockidp/openapi.json": {"get": _op("This document", ok_list)},
+        "/_mockidp/users": {
+            "get": _op("List users", ok_list, params=[_ISSUER_Q]),
+            "post": _op("Add or replace a user", {"201": _json(_ref("User"))}, "UserIn",
+                        {"id": "dora", "claims": {"role": "tester"}}),
+        },
+        "/_mockidp/users/{user_id}": {"delete": _op(
+            "Remove a user", {**no_content, **not_found},
+            params=[_path_param("user_id"), _ISSUER_Q])},
+        "/_mockidp/clients": {
+            "get": _op("List clients", ok_list, params=[_ISSUER_Q]),
+            "post": _op("Add or replace a client", {"201": _json(_ref("Client"))}, "ClientIn",
+                        {"id": "my-app", "secret": "s3cret",
+                         "redirect_uris": ["http://localhost:8000/cb"]}),
+        },
+        "/_mockidp/clients/{client_id}": {"delete": _op(
+            "Remove a client", {**no_content, **not_found},
+            params=[_path_param("client_id"), _ISSUER_Q])},
+        "/_mockidp/rules": {
+            "get": _op("List rules with their fired counts", ok_list),
+            "post": _op("Add a rule", {"201": _json(_ref("Rule"))}, "RuleIn",
+                        {"match": {"endpoint": "token", "grant_type": "refresh_token"},
+                         "error": {"error": "invalid_grant", "description": "scripted"},
+                         "times": "once"}),
+            "delete": _op("Remove every rule", no_content),
+        },
+        "/_mockidp/rules/unfired": {"get": _op(
+            "Rules expected to fire that did not, with the reason", ok_list)},
+        "/_mockidp/rules/{rule_id}": {
+            "get": _op("One rule", {"200": _json(_ref("Rule")), **not_found},
+                       params=[_path_param("rule_id")]),
+            "delete": _op("Remove one rule", {**no_content, **not_found},
+                          params=[_path_param("rule_id")]),
+        },
+        "/_mockidp/clock": {
+            "get": _op("The provider clock", {"200": _json(_ref("Clock"))}),
+            "post": _op("Skew, freeze, advance or reset the provider clock",
+                        {"200": _json(_ref("Clock"))}, "ClockIn", {"skew": 120}),
+        },
+        "/_mockidp/journal": {
+            "get": _op("Recorded exchanges, oldest first", ok_list, params=[
+                {"name": n, "in": "query", "schema": {"type": "string"}}
+                for n in ("issuer", "endpoint", "method", "path", "client_id", "grant_type",
+                          "user", "error")
+            ] + [{"name": "status", "in": "query", "schema": {"type": "integer"}},
+                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}]),
+            "delete": _op("Clear the journal", no_content),
+        },
+        "/_mockidp/mint": {"post": _op("Sign a token directly", {"200": _json(_ref("Token"))},
+                                       "MintIn", {"sub": "alice", "claims": {"role": "admin"},
+                                                  "audience": "my-api"})},
+        "/_mockidp/bad-tokens": {"get": _op("The bad-token catalogue", ok_list)},
+        "/_mockidp/mint-bad": {"post": _op("A deliberately invalid token",
+                                           {"200": _json(_ref("Token"))}, "MintBadIn",
+                                           {"kind": "expired", "sub": "alice"})},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "mockidp control API", "version": __version__,
+                 "description": "Script the mock identity provider at run time: users, "
+                                "clients, rules, clock, journal, tokens."},
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"controlToken": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{}, {"controlToken": []}],
+    }
