@@ -83,7 +83,8 @@ class MockIdP(ProtocolEndpoints):
         self._lock = threading.Lock()
         self._server: ServerThread | None = None
         self._baseline_rules = tuple(
-            parse_rule(spec, f"{settings.source}: rules[{i}]", tuple(BAD_TOKEN_KINDS))
+            parse_rule({"id": f"config-{i + 1}", **spec}, f"{settings.source}: rules[{i}]",
+                       tuple(BAD_TOKEN_KINDS))
             for i, spec in enumerate(settings.rules)
         )
         self.reset()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import subprocess
@@ -35,15 +36,24 @@ def test_python_api_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
         exec(compile(code, "README.md", "exec"), {})
 
 
-def test_pytest_example_runs(mockidp: MockIdP) -> None:
+def test_pytest_examples_run(mockidp: MockIdP) -> None:
     examples = [code for lang, code in BLOCKS if lang == "python" and "def test_" in code]
-    assert examples
+    assert len(examples) >= 4  # the fixture, a failure, the clock, the journal, bad tokens
+    ran = 0
     for code in examples:
         namespace: dict = {}
         exec(compile(code, "README.md", "exec"), namespace)
         for name, func in namespace.items():
-            if name.startswith("test_"):
-                func(mockidp)
+            if not name.startswith("test_"):
+                continue
+            parameters = inspect.signature(func).parameters
+            kinds = mockidp.bad_token_kinds() if "mockidp_bad_token_kind" in parameters else [None]
+            for kind in kinds:
+                mockidp.reset()
+                func(mockidp, kind) if kind is not None else func(mockidp)
+                mockidp.check_rules()
+                ran += 1
+    assert ran >= 5
 
 
 def test_ruff_and_mypy_are_clean() -> None:
