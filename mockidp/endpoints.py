@@ -22,7 +22,7 @@ from .claims import (
     id_token_claims,
     userinfo_claims,
 )
-from .clientauth import authenticate, credentials
+from .clientauth import BASIC_CHALLENGE, authenticate, credentials
 from .clock import Clock
 from .errors import (
     InvalidRequest,
@@ -73,6 +73,8 @@ INTERACTION_LIFETIME = 600
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
 T = TypeVar("T")
+TOKEN_KINDS = frozenset({"access_token", "id_token"})
+USERINFO_KIND = frozenset({"userinfo"})
 
 
 @dataclass
@@ -162,15 +164,25 @@ class ProtocolEndpoints:
 
     def _early_or_raise(self, call: Call, scope: tuple[str, ...] = ()) -> None:
         answer = self._early(call, scope)
-        if answer.error is not None:
-            raise OAuthError(answer.error.description, error=answer.error.error,
-                             status=answer.error.status)
+        if answer.error is None:
+            return
+        error = answer.error
+        challenge = None
+        if error.error == "invalid_token":
+            challenge = InvalidToken(error.description).www_authenticate
+        elif error.error == "invalid_client" and (call.req.authorization or "").strip()[
+                :5].lower() == "basic":
+            challenge = BASIC_CHALLENGE
+        raise OAuthError(error.description, error=error.error, status=error.status,
+                         www_authenticate=challenge)
 
-    def _shape(self, call: Call, scope: tuple[str, ...], template: Mapping[str, Any]) -> Shaping:
-        """Phase 2 of the rules: claims layers, bad token, skew, delay."""
+    def _shape(self, call: Call, scope: tuple[str, ...], template: Mapping[str, Any],
+               kinds: frozenset[str]) -> Shaping:
+        """Phase 2 of the rules: claims layers, bad token, skew, delay, for the ``kinds`` of
+        answer being built here (``access_token``/``id_token`` or ``userinfo``)."""
         if not self.rules:
             return Shaping()
-        shaping = self.rules.shaping(self._context(call, scope, template))
+        shaping = self.rules.shaping(self._context(call, scope, template), kinds)
         call.fired.extend(shaping.fired)
         return shaping
 
@@ -564,7 +576,7 @@ class ProtocolEndpoints:
         client = facts.client
         key = issuer.keys.active(client.signing_alg or issuer.settings.signing_alg)
         template = self._template(issuer_url, call, facts.sub, client.id, facts.scopes, int(now))
-        shaping = self._shape(call, facts.scopes, template)
+        shaping = self._shape(call, facts.scopes, template, TOKEN_KINDS)
         seconds = int(now + shaping.skew)
         bad = shaping.bad_token
         access_lifetime = client.access_token_lifetime or lifetimes.access_token
@@ -665,7 +677,8 @@ class ProtocolEndpoints:
         scopes = tuple(str(claims.get("scope") or "").split())
         issuer_url = self._issuer_url_for(issuer.name, req.base_url)
         shaping = self._shape(call, scopes, self._template(
-            issuer_url, call, call.user, call.client_id or "", scopes, self.clock.seconds()))
+            issuer_url, call, call.user, call.client_id or "", scopes, self.clock.seconds()),
+            USERINFO_KIND)
         answer = userinfo_claims(claims, shaping.for_token("userinfo"))
         call.tokens["userinfo"] = answer
         if shaping.delay:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import threading
 import time
 from collections.abc import Collection, Iterable, Mapping
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 8080
 MAX_ISSUERS = 1000
+MAX_SKEW = 100 * 366 * 86400
 
 
 class MockIdP(ProtocolEndpoints):
@@ -274,13 +276,22 @@ class MockIdP(ProtocolEndpoints):
         reset: bool = False,
     ) -> dict[str, Any]:
         """Set the provider clock, in this order: ``reset``, ``skew``, ``freeze`` (a time,
-        or True for now, or False to unfreeze), ``advance``.  Returns `clock_state`."""
+        or True for now, or False to unfreeze), ``advance``.  Returns `clock_state`.
+
+        Every value is checked before anything changes: a bad one raises `MockIdPError`
+        naming it (``clock.skew``...) and leaves the clock as it was.
+        """
+        if not isinstance(reset, bool):
+            raise MockIdPError(f"clock.reset: expected true or false, got {reset!r}")
+        skew_s = _seconds(skew, "clock.skew") if skew is not None else None
+        advance_s = _seconds(advance, "clock.advance") if advance is not None else None
+        freeze_at = None
+        if freeze is not None and not isinstance(freeze, bool):
+            freeze_at = parse_time(freeze, "clock.freeze")
         if reset:
             self.clock.reset()
-        if skew is not None:
-            if isinstance(skew, bool) or not isinstance(skew, (int, float)):
-                raise MockIdPError(f"clock.skew: expected seconds (a number), got {skew!r}")
-            self.clock.skew(float(skew))
+        if skew_s is not None:
+            self.clock.skew(skew_s)
         if freeze is True:
             self.clock.freeze()
         elif freeze is False:
@@ -288,12 +299,10 @@ class MockIdP(ProtocolEndpoints):
                 offset = self.clock.offset
                 self.clock.reset()
                 self.clock.skew(offset)
-        elif freeze is not None:
-            self.clock.freeze(parse_time(freeze, "clock.freeze"))
-        if advance is not None:
-            if isinstance(advance, bool) or not isinstance(advance, (int, float)):
-                raise MockIdPError(f"clock.advance: expected seconds (a number), got {advance!r}")
-            self.clock.advance(float(advance))
+        elif freeze_at is not None:
+            self.clock.freeze(freeze_at)
+        if advance_s is not None:
+            self.clock.advance(advance_s)
         return self.clock_state()
 
     def clock_state(self) -> dict[str, Any]:
@@ -358,8 +367,7 @@ class MockIdP(ProtocolEndpoints):
             isinstance(expires_in, bool) or not isinstance(expires_in, int)
         ):
             raise MockIdPError(f"mint: expires_in: expected whole seconds, got {expires_in!r}")
-        if isinstance(skew, bool) or not isinstance(skew, (int, float)):
-            raise MockIdPError(f"mint: skew: expected seconds (a number), got {skew!r}")
+        skew = _seconds(skew, "mint: skew")
         scopes = tuple(scope.split()) if isinstance(scope, str) else tuple(scope or ())
         auds = (audience,) if isinstance(audience, str) else tuple(audience or ())
         user = target.find_user(sub)
@@ -446,6 +454,16 @@ class MockIdP(ProtocolEndpoints):
             target.store.revoke_jti(body["jti"], float(body.get("exp", now + 3600)),
                                     self.clock.now())
         return token
+
+
+def _seconds(value: Any, where: str) -> float:
+    """A finite number of seconds within a century either way."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise MockIdPError(f"{where}: expected seconds (a finite number), got {value!r}")
+    if abs(value) > MAX_SKEW:
+        raise MockIdPError(f"{where}: expected at most {MAX_SKEW} seconds either way, "
+                           f"got {value!r}")
+    return float(value)
 
 
 def _strings(value: Any) -> bool:

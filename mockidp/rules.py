@@ -9,13 +9,14 @@ or ``always``.
 
 How several rules compose (the order is fixed and tested):
 
-1. *Before* the endpoint does anything, every matching rule with a delay, an error or a fault
-   is considered in the order the rules were added: the delays of all of them add up and are
-   slept first; then the first one with an error or a fault answers, and the rules after it do
-   not fire.
-2. *While* tokens or userinfo are built, every matching claims rule applies in the order the
-   rules were added (a later rule wins over an earlier one); the first matching bad-token rule
-   replaces the token; skews add up.
+1. *Before* the endpoint does anything, the matching rules with a delay, an error or a fault
+   fire in the order they were added, up to and including the first one with an error or a
+   fault: their delays add up and are slept, then that error or fault answers.  Rules after it
+   do not fire (and keep their ``times``).
+2. *While* tokens or userinfo are built, every matching rule with something to do for that
+   answer fires, in the order added: claims layers apply in turn (a later rule wins over an
+   earlier one), the first bad-token rule replaces the token, skews and delays add up.  A rule
+   whose claims are only for ``userinfo`` is not spent at the token endpoint, and vice versa.
 
 Every rule that fires uses one of its ``times``.  A rule that never fired can fail the test at
 teardown (`RuleBook.unfired`), with the reason each one did not match.
@@ -33,6 +34,7 @@ Match fields may also be given at the top level (``{"endpoint": "token", ...}``)
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 import threading
@@ -256,6 +258,13 @@ class Rule:
         return (self.delay is not None or self.error is not None or self.fault is not None) \
             and not self.claims and self.bad_token is None and self.skew is None
 
+    def shapes(self, kinds: frozenset[str]) -> bool:
+        """Whether this rule has an effect on an answer made of ``kinds``."""
+        if any(kind in kinds for kind in self.claims):
+            return True
+        tokens = "access_token" in kinds or "id_token" in kinds
+        return tokens and (self.bad_token is not None or self.skew is not None)
+
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "match": self.match.as_json()}
         if self.claims:
@@ -362,11 +371,16 @@ class RuleBook:
         with self._lock:
             return next((r for r in self._rules if r.id == rule_id), None)
 
-    def _candidates(self, ctx: RuleContext, early: bool) -> list[Rule]:
-        """Matching active rules of one phase; records why the others missed."""
+    def _candidates(self, ctx: RuleContext, early: bool,
+                    kinds: frozenset[str] = frozenset()) -> list[Rule]:
+        """Matching active rules of one phase; records why the others missed.  In the shaping
+        phase only rules with something to do for ``kinds`` take part (a userinfo-only
+        claims rule is not spent at the token endpoint)."""
         found = []
         for rule in self._rules:
             if not rule.active or rule.answers_early != early:
+                continue
+            if not early and not rule.shapes(kinds):
                 continue
             miss = rule.match.miss(ctx)
             if miss is None:
@@ -395,7 +409,8 @@ class RuleBook:
                     return EarlyAnswer(delay, rule.error, rule.fault, tuple(fired))
             return EarlyAnswer(delay, None, None, tuple(fired))
 
-    def shaping(self, ctx: RuleContext) -> Shaping:
+    def shaping(self, ctx: RuleContext, kinds: frozenset[str] = frozenset(TOKEN_KINDS)
+                ) -> Shaping:
         """Phase 2: claims layers in order, the first bad token, skews and delays summed."""
         with self._lock:
             if not self._rules:
@@ -405,7 +420,7 @@ class RuleBook:
             skew = 0.0
             delay = 0.0
             fired: list[str] = []
-            for rule in self._candidates(ctx, early=False):
+            for rule in self._candidates(ctx, early=False, kinds=kinds):
                 rule.fired += 1
                 fired.append(rule.id)
                 for kind, edit in rule.claims.items():
@@ -472,8 +487,10 @@ class _Fields:
         raise self.fail(path, 'a string or {"regex": "..."}', value)
 
     def number(self, value: Any, path: str, minimum: float | None = 0.0) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(path, "a number", value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+            value
+        ):
+            raise self.fail(path, "a finite number", value)
         if minimum is not None and value < minimum:
             raise self.fail(path, f"a number >= {minimum:g}", value)
         return float(value)
@@ -528,6 +545,8 @@ def parse_rule(spec: Mapping[str, Any], where: str = "rule", bad_kinds: Sequence
         rule.bad_token = _parse_bad_token(check, spec["bad_token"], bad_kinds)
     if spec.get("skew") is not None:
         rule.skew = check.number(spec["skew"], ".skew", minimum=None)
+        if abs(rule.skew) > 100 * 366 * 86400:
+            raise check.fail(".skew", "at most a century either way", rule.skew)
     rule.times = _parse_times(check, spec.get("times", "once"))
     if "expect" in spec:
         if not isinstance(spec["expect"], bool):

@@ -27,6 +27,7 @@ Shape (all keys optional)::
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -323,6 +324,9 @@ def parse_time(value: Any, where: str) -> float:
         raise MockIdPError(f"{where}: expected epoch seconds or an ISO 8601 date-time, "
                            f"got {value!r}")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value) or not 0 <= value < 253402300800:  # up to year 9999
+            raise MockIdPError(f"{where}: expected epoch seconds between 0 and year 9999, "
+                               f"got {value!r}")
         return float(value)
     if isinstance(value, datetime):
         moment = value
@@ -348,8 +352,8 @@ def parse_clock(value: Any, where: str) -> ClockSettings:
         if key not in ("skew", "freeze"):
             raise MockIdPError(f"{where}.{key}: unknown field; expected one of: skew, freeze")
     skew = value.get("skew", 0)
-    if isinstance(skew, bool) or not isinstance(skew, (int, float)):
-        raise MockIdPError(f"{where}.skew: expected seconds (a number), got {skew!r}")
+    if isinstance(skew, bool) or not isinstance(skew, (int, float)) or not math.isfinite(skew):
+        raise MockIdPError(f"{where}.skew: expected seconds (a finite number), got {skew!r}")
     freeze = value.get("freeze")
     return ClockSettings(
         skew=float(skew),
