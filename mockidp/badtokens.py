@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 
 from .keys import KeySet, SigningKey, b64url
@@ -44,7 +45,8 @@ WRONG_TYP = "secevent+jwt"
 def adjust_claims(kind: str, claims: dict[str, Any], now: int) -> None:
     """Change the claims for the claim-level kinds (in place)."""
     if kind == "expired":
-        claims.update(iat=now - 3600, nbf=now - 3600, exp=now - 60)
+        # an hour past: beyond any verifier's clock-skew leeway
+        claims.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
     elif kind == "not_yet_valid":
         claims.update(nbf=now + 3600, exp=now + 7200)
     elif kind == "issued_in_future":
@@ -81,6 +83,16 @@ def _hs256_with_public_key(claims: Mapping[str, Any], key: SigningKey) -> str:
     return f"{signing_input}.{b64url(mac)}"
 
 
+def _sign_raw(header: Mapping[str, Any], payload_segment: str, key: SigningKey) -> str:
+    """A JWS whose signature really covers ``header.payload_segment`` as given, broken or not,
+    so that only the one documented defect is wrong."""
+    head = _segment(header)
+    signing_input = f"{head}.{payload_segment}".encode("ascii")
+    algorithm = jwt.get_algorithm_by_name(key.alg)
+    signature = algorithm.sign(signing_input, key.private_key)
+    return f"{head}.{payload_segment}.{b64url(signature)}"
+
+
 def make_bad(kind: str, claims: dict[str, Any], key: SigningKey, keys: KeySet, now: int,
              typ: str = "JWT") -> str:
     """A token of ``kind`` built from good ``claims``; ``key`` is the issuer's active key.
@@ -104,13 +116,12 @@ def make_bad(kind: str, claims: dict[str, Any], key: SigningKey, keys: KeySet, n
     if kind == "malformed_parts":
         head, payload, _ = sign(claims, key, typ).split(".")
         return f"{head}.{payload}"
+    header = {"alg": key.alg, "typ": typ, "kid": key.kid}
     if kind == "malformed_base64":
-        head, payload, signature = sign(claims, key, typ).split(".")
+        payload = _segment(claims)
         payload += "A" * ((1 - len(payload)) % 4)  # 4k+1 characters never decode
-        return f"{head}.{payload[:8]}!*{payload[8:]}.{signature}"
+        return _sign_raw(header, f"{payload[:8]}!*{payload[8:]}", key)
     if kind == "malformed_json":
-        head = _segment({"alg": key.alg, "typ": typ, "kid": key.kid})
-        payload = b64url(b'{"sub": "' + str(claims.get("sub", "")).encode() + b'", ')
-        good = sign({"x": 1}, key, typ)  # a real signature, over other content
-        return f"{head}.{payload}.{good.split('.')[2]}"
+        broken = b'{"sub": "' + str(claims.get("sub", "")).encode() + b'", '
+        return _sign_raw(header, b64url(broken), key)
     return sign(claims, key, typ)

@@ -167,6 +167,11 @@ def mint(
             raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--claim")
         extra[name] = _claim_value(value)
     try:
+        if bad == "revoked":
+            raise MockIdPError(
+                "--bad revoked: only the running server that must reject the token can revoke "
+                "it; ask it instead: POST /_mockidp/mint-bad {\"kind\": \"revoked\"}"
+            )
         idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir)
         if bad is not None:
             token = idp.mint_bad(bad, sub, extra, audience=list(audience) or None, scope=scope,

@@ -59,7 +59,7 @@ from .model import (
 )
 from .rules import EarlyAnswer, FaultEffect, RuleBook, RuleContext, Shaping
 from .settings import PROTECTED_CLAIMS, SIGNING_ALGS, is_absolute_url
-from .signer import TokenRejected, sign, verify
+from .signer import ACCESS_TOKEN_TYPES, TokenRejected, sign, verify
 from .store import (
     AuthorizationDetails,
     CodeRecord,
@@ -639,7 +639,7 @@ class ProtocolEndpoints:
     # -- userinfo, introspection, revocation --------------------------------------------------
     def _verify(self, issuer: Issuer, token: str) -> dict[str, Any]:
         """Claims of a live access token of this issuer, or `TokenRejected`."""
-        claims = verify(token, issuer.keys, self.clock.now())
+        claims = verify(token, issuer.keys, self.clock.now(), types=ACCESS_TOKEN_TYPES)
         iss = claims.get("iss")
         if not isinstance(iss, str) or not iss.endswith("/" + issuer.name):
             raise TokenRejected(f"token was issued by {iss!r}, not by issuer '{issuer.name}'")

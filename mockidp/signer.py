@@ -35,16 +35,23 @@ def half_hash(value: str, alg: str) -> str:
     return b64url(digest[: len(digest) // 2])
 
 
-def verify(token: str, keys: KeySet, now: float, check_times: bool = True) -> dict[str, Any]:
+ACCESS_TOKEN_TYPES = ("JWT", "at+jwt")
+
+
+def verify(token: str, keys: KeySet, now: float, check_times: bool = True,
+           types: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Verify a JWT issued by this issuer; return its claims or raise `TokenRejected`.
 
-    Checks: well-formed, ``kid`` of one of the issuer's keys, the key's algorithm, the
-    signature, and (with ``check_times``) ``exp``/``nbf`` against ``now`` (the provider clock).
+    Checks: well-formed, the ``typ`` header (when ``types`` is given), ``kid`` of one of the
+    issuer's keys, the key's algorithm, the signature, and (with ``check_times``) ``exp``,
+    ``nbf`` and ``iat`` against ``now`` (the provider clock).
     """
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
         raise TokenRejected("malformed token") from None
+    if types is not None and header.get("typ", "JWT") not in types:
+        raise TokenRejected(f"token type {header.get('typ')!r} is not one of {', '.join(types)}")
     kid = header.get("kid")
     key = keys.find(kid) if isinstance(kid, str) else None
     if key is None:
@@ -72,4 +79,7 @@ def verify(token: str, keys: KeySet, now: float, check_times: bool = True) -> di
     nbf = claims.get("nbf")
     if isinstance(nbf, (int, float)) and now < nbf:
         raise TokenRejected("token is not valid yet")
+    iat = claims.get("iat")
+    if isinstance(iat, (int, float)) and now < iat:
+        raise TokenRejected("token was issued in the future")
     return claims
