@@ -355,11 +355,11 @@ class MockIdP(ProtocolEndpoints):
         target = self.issuer(issuer)
         overrides = dict(claims or {})
         try:
-            json.dumps(overrides)
+            json.dumps(overrides, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise MockIdPError(f"mint: claims: expected JSON values ({exc})") from None
-        alg = alg or target.settings.signing_alg
-        if alg not in SIGNING_ALGS:
+        alg = alg if alg is not None else target.settings.signing_alg
+        if not isinstance(alg, str) or alg not in SIGNING_ALGS:
             raise MockIdPError(
                 f"mint: alg: expected one of {', '.join(SIGNING_ALGS)}, got {alg!r}"
             )
@@ -443,7 +443,7 @@ class MockIdP(ProtocolEndpoints):
     ) -> str:
         """A deliberately invalid token of ``kind`` (see `bad_token_kinds`), otherwise just
         like `mint` with the same arguments: exactly one thing is wrong with it."""
-        if kind not in BAD_TOKEN_KINDS:
+        if not isinstance(kind, str) or kind not in BAD_TOKEN_KINDS:
             raise MockIdPError(
                 f"mint_bad: kind: expected one of {', '.join(BAD_TOKEN_KINDS)}, got {kind!r}"
             )

@@ -34,6 +34,7 @@ Match fields may also be given at the top level (``{"endpoint": "token", ...}``)
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 import re
@@ -609,6 +610,10 @@ def _parse_edit(check: _Fields, value: Any, path: str) -> ClaimsEdit:
     to_set = value.get("set", {})
     if not isinstance(to_set, Mapping):
         raise check.fail(path + ".set", "an object of claims", to_set)
+    try:
+        json.dumps(to_set, allow_nan=False)
+    except (TypeError, ValueError):
+        raise check.fail(path + ".set", "JSON values (finite numbers only)", to_set) from None
     delete = value.get("delete", [])
     if isinstance(delete, str):
         delete = [delete]
@@ -692,6 +697,10 @@ def _parse_bad_token(check: _Fields, value: Any, kinds: Sequence[str]) -> BadTok
         value = {"kind": value}
     if not isinstance(value, Mapping):
         raise check.fail(".bad_token", 'a kind or {"kind", "token"}', value)
+    for key in value:
+        if key not in ("kind", "token"):
+            raise MockIdPError(f"{check.where}.bad_token.{key}: unknown field; "
+                               "expected kind, token")
     kind = value.get("kind")
     if kind not in kinds:
         raise check.fail(".bad_token.kind", "one of " + ", ".join(kinds), kind)

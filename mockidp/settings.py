@@ -264,9 +264,10 @@ class _Checker:
                     "expected a claim of your own (override it with mint(claims=...) instead)"
                 )
             try:
-                json.dumps(claim)
+                json.dumps(claim, allow_nan=False)
             except (TypeError, ValueError):
-                raise self.fail(f"{path}.{name}", "a JSON value", claim) from None
+                raise self.fail(f"{path}.{name}", "a JSON value (finite numbers only)",
+                                claim) from None
         return frozen_mapping(claims)
 
 

@@ -44,6 +44,10 @@ def _body() -> dict[str, Any]:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ControlError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ControlError("body is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise ControlError(f"body is not usable JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ControlError("body: expected a JSON object")
     return body
@@ -57,9 +61,12 @@ def _only(body: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> None:
 
 
 def _issuer_arg(body: Mapping[str, Any] | None = None) -> str:
-    value = (body or {}).get("issuer") or request.args.get("issuer") or "default"
-    if not isinstance(value, str):
-        raise ControlError(f"issuer: expected a string, got {value!r}")
+    if body is not None and "issuer" in body:
+        value = body["issuer"]
+    else:
+        value = request.args.get("issuer", "default")
+    if not isinstance(value, str) or not value:
+        raise ControlError(f"issuer: expected an issuer name, got {value!r}")
     return value
 
 
@@ -236,13 +243,14 @@ def create_control_blueprint(idp: MockIdP) -> Blueprint:
                 if not value.isdigit():
                     raise ControlError(f"status: expected an HTTP status, got {value!r}")
                 filters["status"] = int(value)
-            elif name.startswith("params."):
+            elif name.startswith("params.") and len(name) > len("params."):
                 filters.setdefault("params", {})[name[len("params."):]] = value
-            elif name in FILTER_FIELDS:
+            elif name in FILTER_FIELDS and name != "params":
                 filters[name] = value
             else:
+                fields = [f for f in FILTER_FIELDS if f != "params"]
                 raise ControlError(f"{name}: unknown filter; expected one of: "
-                                   + ", ".join((*FILTER_FIELDS, "params.<name>", "limit")))
+                                   + ", ".join((*fields, "params.<name>", "limit")))
         calls = idp.calls(**filters)
         if limit is not None:
             calls = calls[-limit:] if limit else []

@@ -150,12 +150,22 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 def _op(summary: str, responses: dict[str, Any], body: str | None = None,
-        example: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None
+        example: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None,
+        *, reads_input: bool = True, protected: bool = True, issuer: bool = False
         ) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {
-        **responses, "400": _json(_ref("Error"), "Invalid request: the description names the "
-                                  "field"),
-        "401": _json(_ref("Error"), "Missing or wrong control token")}}
+    """One operation.  ``reads_input``: it can answer 400; ``protected``: it needs the control
+    token when one is set (401); ``issuer``: a bad issuer name answers 404."""
+    documented = dict(responses)
+    if reads_input:
+        documented["400"] = _json(_ref("Error"), "Invalid request: the description names the "
+                                  "field")
+    if protected:
+        documented["401"] = _json(_ref("Error"), "Missing or wrong control token")
+    if issuer:
+        documented.setdefault("404", _json(_ref("Error"), "No such issuer (bad name)"))
+    op: dict[str, Any] = {"summary": summary, "responses": documented}
+    if not protected:
+        op["security"] = [{}]
     if body is not None:
         content: dict[str, Any] = {"schema": _ref(body)}
         if example is not None:
@@ -180,36 +190,39 @@ def openapi_document() -> dict[str, Any]:
     no_content = {"204": {"description": "Done"}}
     not_found = {"404": _json(_ref("Error"), "No such item")}
     paths: dict[str, Any] = {
-        "/_mockidp/health": {"get": _op("Is the provider up", {"200": _json(_ref("Health"))})},
-        "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay)", ok_list)},
-        "/_mockidp/openapi.json": {"get": _op("This document", ok_list)},
+        "/_mockidp/health": {"get": _op("Is the provider up", {"200": _json(_ref("Health"))},
+                                        reads_input=False, protected=False)},
+        "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay)", ok_list,
+                                        reads_input=False)},
+        "/_mockidp/openapi.json": {"get": _op("This document", ok_list, reads_input=False)},
         "/_mockidp/users": {
-            "get": _op("List users", ok_list, params=[_ISSUER_Q]),
+            "get": _op("List users", ok_list, params=[_ISSUER_Q], issuer=True),
             "post": _op("Add or replace a user", {"201": _json(_ref("User"))}, "UserIn",
-                        {"id": "dora", "claims": {"role": "tester"}}),
+                        {"id": "dora", "claims": {"role": "tester"}}, issuer=True),
         },
         "/_mockidp/users/{user_id}": {"delete": _op(
             "Remove a user", {**no_content, **not_found},
-            params=[_path_param("user_id"), _ISSUER_Q])},
+            params=[_path_param("user_id"), _ISSUER_Q], issuer=True)},
         "/_mockidp/clients": {
-            "get": _op("List clients", ok_list, params=[_ISSUER_Q]),
+            "get": _op("List clients", ok_list, params=[_ISSUER_Q], issuer=True),
             "post": _op("Add or replace a client", {"201": _json(_ref("Client"))}, "ClientIn",
                         {"id": "my-app", "secret": "s3cret",
-                         "redirect_uris": ["http://localhost:8000/cb"]}),
+                         "redirect_uris": ["http://localhost:8000/cb"]}, issuer=True),
         },
         "/_mockidp/clients/{client_id}": {"delete": _op(
             "Remove a client", {**no_content, **not_found},
-            params=[_path_param("client_id"), _ISSUER_Q])},
+            params=[_path_param("client_id"), _ISSUER_Q], issuer=True)},
         "/_mockidp/rules": {
-            "get": _op("List rules with their fired counts", ok_list),
+            "get": _op("List rules with their fired counts", ok_list, reads_input=False),
             "post": _op("Add a rule", {"201": _json(_ref("Rule"))}, "RuleIn",
                         {"match": {"endpoint": "token", "grant_type": "refresh_token"},
                          "error": {"error": "invalid_grant", "description": "scripted"},
                          "times": "once"}),
-            "delete": _op("Remove every rule", no_content),
+            "delete": _op("Remove every rule", no_content, reads_input=False),
         },
         "/_mockidp/rules/unfired": {"get": _op(
-            "Rules expected to fire that did not, with the reason", ok_list)},
+            "Rules expected to fire that did not, with the reason", ok_list,
+            reads_input=False)},
         "/_mockidp/rules/{rule_id}": {
             "get": _op("One rule", {"200": _json(_ref("Rule")), **not_found},
                        params=[_path_param("rule_id")]),
@@ -217,7 +230,7 @@ def openapi_document() -> dict[str, Any]:
                           params=[_path_param("rule_id")]),
         },
         "/_mockidp/clock": {
-            "get": _op("The provider clock", {"200": _json(_ref("Clock"))}),
+            "get": _op("The provider clock", {"200": _json(_ref("Clock"))}, reads_input=False),
             "post": _op("Skew, freeze, advance or reset the provider clock",
                         {"200": _json(_ref("Clock"))}, "ClockIn", {"skew": 120}),
         },
@@ -228,15 +241,16 @@ def openapi_document() -> dict[str, Any]:
                           "user", "error")
             ] + [{"name": "status", "in": "query", "schema": {"type": "integer"}},
                  {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}]),
-            "delete": _op("Clear the journal", no_content),
+            "delete": _op("Clear the journal", no_content, reads_input=False),
         },
         "/_mockidp/mint": {"post": _op("Sign a token directly", {"200": _json(_ref("Token"))},
                                        "MintIn", {"sub": "alice", "claims": {"role": "admin"},
-                                                  "audience": "my-api"})},
-        "/_mockidp/bad-tokens": {"get": _op("The bad-token catalogue", ok_list)},
+                                                  "audience": "my-api"}, issuer=True)},
+        "/_mockidp/bad-tokens": {"get": _op("The bad-token catalogue", ok_list,
+                                            reads_input=False)},
         "/_mockidp/mint-bad": {"post": _op("A deliberately invalid token",
                                            {"200": _json(_ref("Token"))}, "MintBadIn",
-                                           {"kind": "expired", "sub": "alice"})},
+                                           {"kind": "expired", "sub": "alice"}, issuer=True)},
     }
     return {
         "openapi": "3.1.0",
