@@ -1,9 +1,15 @@
-"""Signing keys per issuer and algorithm, published as a JWKS.
+"""Signing keys per issuer, published as a JWKS; rotation and retirement.
 
-Keys are generated on first use.  With a keys directory they are loaded from
-``{keys_dir}/{issuer}/{alg}.pem`` or generated and written there atomically (temporary file,
-then rename), so a restarted provider keeps validating the tokens it issued before.  Key ids
-are RFC 7638 thumbprints, stable across restarts.
+Algorithms: RS256/384/512 and PS256/384/512 (one RSA 2048 key serves them all), ES256, ES384,
+ES512 (P-256, P-384, P-521) and EdDSA (Ed25519).  Every algorithm is published as its own JWK
+with ``kid``, ``kty``, ``use`` and ``alg``; the ``kid`` is the key's RFC 7638 thumbprint, with
+``-{alg}`` appended for the RSA algorithms other than RS256 (they share one key).
+
+`KeySet.rotate` makes new active keys; the old ones stay published (so a resource server's JWKS
+cache can be tested) until `KeySet.retire` removes them, after which tokens they signed no longer
+verify.  With a keys directory, active keys live in ``{keys_dir}/{issuer}/{family}.pem`` and
+rotated-out ones in ``.../previous/``; every write is atomic (temporary file, then rename), so a
+restarted provider keeps validating what it issued before.
 """
 
 from __future__ import annotations
@@ -19,19 +25,30 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from .errors import MockIdPError
 from .settings import SIGNING_ALGS
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+FAMILY: dict[str, str] = {
+    "RS256": "rsa", "RS384": "rsa", "RS512": "rsa",
+    "PS256": "rsa", "PS384": "rsa", "PS512": "rsa",
+    "ES256": "p256", "ES384": "p384", "ES512": "p521", "EdDSA": "ed25519",
+}
+FAMILIES: tuple[str, ...] = ("rsa", "p256", "p384", "p521", "ed25519")
+_PRIMARY = frozenset({"RS256", "ES256", "ES384", "ES512", "EdDSA"})
+_CURVES: dict[str, type[ec.EllipticCurve]] = {
+    "p256": ec.SECP256R1, "p384": ec.SECP384R1, "p521": ec.SECP521R1,
+}
 
 
 @dataclass(frozen=True)
 class SigningKey:
-    """One private key, its algorithm, key id and public JWK."""
+    """One private key used for one algorithm, with its key id and public JWK."""
 
     kid: str
     alg: str
@@ -40,47 +57,86 @@ class SigningKey:
     public_jwk: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class KeyPair:
+    """A private key of one family and the signing keys (one per algorithm) it serves."""
+
+    family: str
+    private_key: PrivateKey
+    thumbprint: str
+    keys: dict[str, SigningKey]
+
+
 def b64url(data: bytes) -> str:
     """Base64url without padding (RFC 7515 §2)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _generate(alg: str) -> PrivateKey:
-    if alg.startswith(("RS", "PS")):
+def _check_alg(alg: str) -> str:
+    if alg not in FAMILY:
+        raise MockIdPError(f"signing_alg: expected one of {', '.join(SIGNING_ALGS)}, got {alg!r}")
+    return FAMILY[alg]
+
+
+def generate(family: str) -> PrivateKey:
+    """A new private key of ``family``."""
+    if family == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    if alg == "ES256":
-        return ec.generate_private_key(ec.SECP256R1())
-    raise MockIdPError(f"signing_alg: expected one of {', '.join(SIGNING_ALGS)}, got {alg!r}")
+    if family == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    return ec.generate_private_key(_CURVES[family]())
 
 
 def _public_jwk(public_key: PublicKey) -> dict[str, Any]:
     if isinstance(public_key, rsa.RSAPublicKey):
         return dict(RSAAlgorithm.to_jwk(public_key, as_dict=True))
-    return dict(ECAlgorithm.to_jwk(public_key, as_dict=True))
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return dict(ECAlgorithm.to_jwk(public_key, as_dict=True))
+    return dict(OKPAlgorithm.to_jwk(public_key, as_dict=True))
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
     """RFC 7638 JWK thumbprint (SHA-256) of a public JWK."""
-    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}[jwk["kty"]]
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
+                "OKP": ("crv", "kty", "x")}[jwk["kty"]]
     canonical = json.dumps({k: jwk[k] for k in required}, separators=(",", ":"), sort_keys=True)
     return b64url(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
-def make_signing_key(private_key: PrivateKey, alg: str) -> SigningKey:
-    """Wrap a private key: compute its public JWK (with ``kid``, ``use``, ``alg``)."""
+def family_of_key(key: Any) -> str | None:
+    """The family a private key belongs to, or None."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "rsa"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "ed25519"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        for family, curve in _CURVES.items():
+            if isinstance(key.curve, curve):
+                return family
+    return None
+
+
+def make_pair(private_key: PrivateKey, family: str) -> KeyPair:
+    """Wrap a private key: one `SigningKey` (public JWK with kid, use, alg) per algorithm."""
     public_key = private_key.public_key()
-    jwk = _public_jwk(public_key)
-    kid = thumbprint(jwk)
-    jwk.update({"kid": kid, "use": "sig", "alg": alg})
-    return SigningKey(kid=kid, alg=alg, private_key=private_key, public_key=public_key,
-                      public_jwk=jwk)
+    base = _public_jwk(public_key)
+    thumb = thumbprint(base)
+    keys: dict[str, SigningKey] = {}
+    for alg, fam in FAMILY.items():
+        if fam != family:
+            continue
+        kid = thumb if alg in _PRIMARY else f"{thumb}-{alg}"
+        jwk = {**base, "kid": kid, "use": "sig", "alg": alg}
+        keys[alg] = SigningKey(kid, alg, private_key, public_key, jwk)
+    return KeyPair(family, private_key, thumb, keys)
 
 
-def _expected_type(alg: str) -> type:
-    return rsa.RSAPrivateKey if alg.startswith(("RS", "PS")) else ec.EllipticCurvePrivateKey
+def make_signing_key(private_key: PrivateKey, alg: str) -> SigningKey:
+    """The `SigningKey` for one algorithm of a private key."""
+    return make_pair(private_key, _check_alg(alg)).keys[alg]
 
 
-def load_key_file(path: Path, alg: str) -> SigningKey:
+def load_key_file(path: Path, family: str) -> KeyPair:
     """Load a PEM private key; a corrupt or unreadable file raises `MockIdPError` naming it."""
     try:
         data = path.read_bytes()
@@ -90,11 +146,13 @@ def load_key_file(path: Path, alg: str) -> SigningKey:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise MockIdPError(f"{path}: not a usable PEM private key ({exc})") from None
-    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)) or not isinstance(
-        key, _expected_type(alg)
+    found = family_of_key(key)
+    if found != family or not isinstance(
+        key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
     ):
-        raise MockIdPError(f"{path}: expected a key for {alg}, got {type(key).__name__}")
-    return make_signing_key(key, alg)
+        raise MockIdPError(f"{path}: expected a {family} key, got {type(key).__name__}"
+                           + (f" ({found})" if found else ""))
+    return make_pair(key, family)
 
 
 def write_key_file(path: Path, key: PrivateKey) -> None:
@@ -121,91 +179,195 @@ def write_key_file(path: Path, key: PrivateKey) -> None:
 
 
 class KeySet:
-    """The keys of one issuer: one active key per algorithm, created on first use.
-
-    Thread-safe.  With ``keys_dir`` set, keys live in ``keys_dir/issuer/ALG.pem``.
-    """
+    """The keys of one issuer: an active pair per family, created on first use, plus the
+    rotated-out pairs still published.  Thread-safe."""
 
     def __init__(self, issuer: str, keys_dir: Path | None = None) -> None:
         self.issuer = issuer
         self.keys_dir = keys_dir
-        self._lock = threading.Lock()
-        self._active: dict[str, SigningKey] = {}
+        self._lock = threading.RLock()
+        self._active: dict[str, KeyPair] = {}
+        self._previous: dict[str, list[KeyPair]] = {}
         self._by_kid: dict[str, SigningKey] = {}
         self._jwks: dict[str, Any] | None = None
-        self._retired: dict[str, SigningKey] = {}
-        self._stray: dict[str, SigningKey] = {}
+        self._retired: dict[str, KeyPair] = {}
+        self._stray: dict[str, KeyPair] = {}
+        self._loaded_previous = False
 
+    # -- files --------------------------------------------------------------------------------
+    def _folder(self) -> Path | None:
+        return self.keys_dir / self.issuer if self.keys_dir is not None else None
+
+    def _load_previous(self) -> None:
+        """Rotated-out keys still published, from ``previous/`` (once, under the lock)."""
+        if self._loaded_previous:
+            return
+        self._loaded_previous = True
+        folder = self._folder()
+        if folder is None or not (folder / "previous").is_dir():
+            return
+        for path in sorted((folder / "previous").glob("*.pem")):
+            family = path.name.split("-", 1)[0]
+            if family not in FAMILIES:
+                raise MockIdPError(f"{path}: expected a name like 'rsa-<thumbprint>.pem'")
+            pair = load_key_file(path, family)
+            self._previous.setdefault(family, []).append(pair)
+            self._index(pair)
+
+    def _index(self, pair: KeyPair) -> None:
+        for key in pair.keys.values():
+            self._by_kid[key.kid] = key
+        self._jwks = None
+
+    def _unindex(self, pair: KeyPair) -> None:
+        for key in pair.keys.values():
+            self._by_kid.pop(key.kid, None)
+        self._jwks = None
+
+    def _pair(self, family: str) -> KeyPair:
+        pair = self._active.get(family)
+        if pair is not None:
+            return pair
+        with self._lock:
+            pair = self._active.get(family)
+            if pair is None:
+                self._load_previous()
+                pair = self._load_or_create(family)
+                self._active[family] = pair
+                self._index(pair)
+            return pair
+
+    def _load_or_create(self, family: str) -> KeyPair:
+        folder = self._folder()
+        if folder is None:
+            return make_pair(generate(family), family)
+        path = folder / f"{family}.pem"
+        if path.exists():
+            return load_key_file(path, family)
+        key = generate(family)
+        write_key_file(path, key)
+        return make_pair(key, family)
+
+    # -- use ----------------------------------------------------------------------------------
     def active(self, alg: str) -> SigningKey:
         """The active signing key for ``alg`` (generated or loaded on first use)."""
-        key = self._active.get(alg)
-        if key is not None:
-            return key
-        with self._lock:
-            key = self._active.get(alg)
-            if key is None:
-                key = self._load_or_create(alg)
-                self._active[alg] = key
-                self._by_kid[key.kid] = key
-                self._jwks = None
-            return key
-
-    def _load_or_create(self, alg: str) -> SigningKey:
-        if alg not in SIGNING_ALGS:
-            raise MockIdPError(
-                f"signing_alg: expected one of {', '.join(SIGNING_ALGS)}, got {alg!r}"
-            )
-        if self.keys_dir is None:
-            return make_signing_key(_generate(alg), alg)
-        path = self.keys_dir / self.issuer / f"{alg}.pem"
-        if path.exists():
-            return load_key_file(path, alg)
-        key = _generate(alg)
-        write_key_file(path, key)
-        return make_signing_key(key, alg)
-
-    def retired(self, alg: str) -> SigningKey:
-        """A key for ``alg`` that this issuer no longer publishes (for bad tokens)."""
-        with self._lock:
-            key = self._retired.get(alg)
-            if key is None:
-                key = self._retired[alg] = make_signing_key(_generate(alg), alg)
-            return key
-
-    def stray(self, alg: str) -> SigningKey:
-        """A key for ``alg`` that was never this issuer's, with an unknown kid."""
-        with self._lock:
-            key = self._stray.get(alg)
-            if key is None:
-                key = self._stray[alg] = make_signing_key(_generate(alg), alg)
-            return key
+        return self._pair(_check_alg(alg)).keys[alg]
 
     def ensure_all(self) -> None:
-        """Create (or load) a key for every supported algorithm."""
-        for alg in SIGNING_ALGS:
-            self.active(alg)
+        """Create (or load) the active key of every family."""
+        for family in FAMILIES:
+            self._pair(family)
 
     def find(self, kid: str) -> SigningKey | None:
-        """The key with this ``kid``, if this issuer has one.
+        """The published key with this ``kid`` (active or rotated out, not retired).
 
         With a keys directory, keys already on disk count even before they were first used
         here, so a restarted provider accepts what it (or ``mockidp mint``) signed before.
         """
         key = self._by_kid.get(kid)
-        if key is None and self.keys_dir is not None:
-            folder = self.keys_dir / self.issuer
-            for alg in SIGNING_ALGS:
-                if alg not in self._active and (folder / f"{alg}.pem").exists():
-                    self.active(alg)
+        if key is None and (self.keys_dir is not None or not self._loaded_previous):
+            with self._lock:
+                self._load_previous()
+                folder = self._folder()
+                if folder is not None:
+                    for family in FAMILIES:
+                        if family not in self._active and (folder / f"{family}.pem").exists():
+                            self._pair(family)
             key = self._by_kid.get(kid)
         return key
 
     def jwks(self) -> dict[str, Any]:
-        """The public JWKS (RFC 7517 §5): public members only, each with kid, use and alg."""
+        """The public JWKS (RFC 7517 §5): active keys first, then rotated-out ones."""
         jwks = self._jwks
         if jwks is None:
             self.ensure_all()
             with self._lock:
-                jwks = {"keys": [dict(k.public_jwk) for k in self._active.values()]}
-                self._jwks = jwks
+                entries = [dict(k.public_jwk) for f in FAMILIES
+                           for k in self._active[f].keys.values()]
+                entries += [dict(k.public_jwk) for f in FAMILIES
+                            for pair in self._previous.get(f, ()) for k in pair.keys.values()]
+                jwks = self._jwks = {"keys": entries}
         return jwks
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every published key: kid, alg, kty and whether it is active."""
+        self.ensure_all()
+        with self._lock:
+            out = [{"kid": k.kid, "alg": k.alg, "kty": k.public_jwk["kty"], "active": True}
+                   for f in FAMILIES for k in self._active[f].keys.values()]
+            out += [{"kid": k.kid, "alg": k.alg, "kty": k.public_jwk["kty"], "active": False}
+                    for f in FAMILIES for pair in self._previous.get(f, ())
+                    for k in pair.keys.values()]
+            return out
+
+    # -- rotation -----------------------------------------------------------------------------
+    def rotate(self, alg: str | None = None) -> list[str]:
+        """New active keys for ``alg``'s family (or every family); the old ones stay published.
+        Returns the new kids."""
+        families = (_check_alg(alg),) if alg is not None else FAMILIES
+        new_kids: list[str] = []
+        with self._lock:
+            self._load_previous()
+            for family in families:
+                old = self._pair(family)
+                fresh_key = generate(family)
+                fresh = make_pair(fresh_key, family)
+                folder = self._folder()
+                if folder is not None:
+                    write_key_file(folder / "previous" / f"{family}-{old.thumbprint}.pem",
+                                   old.private_key)
+                    write_key_file(folder / f"{family}.pem", fresh_key)
+                self._previous.setdefault(family, []).append(old)
+                self._active[family] = fresh
+                self._index(fresh)
+                new_kids += [k.kid for k in fresh.keys.values()]
+        return new_kids
+
+    def retire(self, kid: str | None = None) -> list[str]:
+        """Stop publishing rotated-out keys: the one with ``kid`` (its whole pair), or all.
+        Tokens they signed no longer verify.  Active keys cannot be retired (rotate first).
+        Returns the kids removed."""
+        removed: list[str] = []
+        with self._lock:
+            self._load_previous()
+            if kid is not None:
+                active = {k.kid for p in self._active.values() for k in p.keys.values()}
+                if kid in active:
+                    raise MockIdPError(f"key {kid!r} is active: rotate before retiring it")
+            for family in FAMILIES:
+                keep: list[KeyPair] = []
+                for pair in self._previous.get(family, []):
+                    kids = [k.kid for k in pair.keys.values()]
+                    if kid is None or kid in kids:
+                        self._unindex(pair)
+                        self._retired[family] = pair
+                        removed += kids
+                        folder = self._folder()
+                        if folder is not None:
+                            path = folder / "previous" / f"{family}-{pair.thumbprint}.pem"
+                            path.unlink(missing_ok=True)
+                    else:
+                        keep.append(pair)
+                self._previous[family] = keep
+            if kid is not None and not removed:
+                raise MockIdPError(f"no rotated-out key with kid {kid!r}")
+        return removed
+
+    def retired(self, alg: str) -> SigningKey:
+        """A key for ``alg`` that this issuer no longer publishes: the last retired one, or a
+        fresh one that was never published (for bad tokens)."""
+        family = _check_alg(alg)
+        with self._lock:
+            pair = self._retired.get(family)
+            if pair is None:
+                pair = self._retired[family] = make_pair(generate(family), family)
+            return pair.keys[alg]
+
+    def stray(self, alg: str) -> SigningKey:
+        """A key for ``alg`` that was never this issuer's, with an unknown kid."""
+        family = _check_alg(alg)
+        with self._lock:
+            pair = self._stray.get(family)
+            if pair is None:
+                pair = self._stray[family] = make_pair(generate(family), family)
+            return pair.keys[alg]

@@ -90,6 +90,17 @@ class Client:
     id_token_lifetime: int | None = None
     refresh_token_lifetime: int | None = None
     signing_alg: str | None = None
+    id_token_signed_response_alg: str | None = None
+    access_token_format: str | None = None
+    token_endpoint_auth_method: str | None = None
+    jwks: Mapping[str, Any] | None = None
+    jwks_uri: str | None = None
+    backchannel_logout_uri: str | None = None
+    frontchannel_logout_uri: str | None = None
+    dpop_bound_access_tokens: bool = False
+    require_pkce: bool | None = None
+    pkce_methods: tuple[str, ...] | None = None
+    require_nonce: bool | None = None
     strict: bool = False
     registered: bool = True
 

@@ -8,7 +8,7 @@ Shape (all keys optional)::
 
     interactive_login = true          # show the login page (false: approve at once)
     default_user = "alice"            # who is logged in when there is no page and no login_hint
-    signing_alg = "RS256"             # RS256 | ES256
+    signing_alg = "RS256"             # RS/PS/ES 256/384/512, EdDSA
     strict = false                    # registered clients only, secrets, exact redirects, PKCE
     rotate_refresh_tokens = true      # each refresh revokes the presented refresh token
     access_token_lifetime = 3600      # seconds, also id_token_, refresh_token_, code_, session_
@@ -41,13 +41,23 @@ from urllib.parse import urlsplit
 from .errors import MockIdPError
 from .model import EMPTY, Client, User, frozen_mapping
 
-SIGNING_ALGS: tuple[str, ...] = ("RS256", "ES256")
+SIGNING_ALGS: tuple[str, ...] = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)
 GRANT_TYPES: tuple[str, ...] = (
     "authorization_code",
     "refresh_token",
     "client_credentials",
     "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
 )
+ACCESS_TOKEN_FORMATS: tuple[str, ...] = ("jwt", "at+jwt", "opaque")
+CLIENT_AUTH_METHODS: tuple[str, ...] = (
+    "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none",
+)
+PKCE_METHODS: tuple[str, ...] = ("S256", "plain")
 # Claims the provider sets itself: configured users and clients may not override them.
 PROTECTED_CLAIMS: frozenset[str] = frozenset(
     {
@@ -78,13 +88,19 @@ _ISSUER_KEYS = (
     "signing_alg",
     "strict",
     "rotate_refresh_tokens",
+    "access_token_format",
+    "require_pkce",
+    "pkce_methods",
+    "require_nonce",
     *LIFETIME_KEYS,
 )
 _USER_KEYS = ("claims", "password")
 _CLIENT_KEYS = (
     "secret", "redirect_uris", "post_logout_redirect_uris", "grant_types", "claims", "audience",
     "access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "signing_alg",
-    "strict",
+    "id_token_signed_response_alg", "access_token_format", "token_endpoint_auth_method",
+    "jwks", "jwks_uri", "backchannel_logout_uri", "frontchannel_logout_uri",
+    "dpop_bound_access_tokens", "require_pkce", "pkce_methods", "require_nonce", "strict",
 )
 
 
@@ -109,6 +125,10 @@ class IssuerSettings:
     signing_alg: str = "RS256"
     strict: bool = False
     rotate_refresh_tokens: bool = True
+    access_token_format: str = "jwt"
+    require_pkce: bool = False
+    pkce_methods: tuple[str, ...] = PKCE_METHODS
+    require_nonce: bool = False
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     users: Mapping[str, User] = field(default_factory=lambda: EMPTY)
     clients: Mapping[str, Client] = field(default_factory=lambda: EMPTY)
@@ -155,6 +175,10 @@ class Settings:
             signing_alg=merged.get("signing_alg", "RS256"),
             strict=merged.get("strict", False),
             rotate_refresh_tokens=merged.get("rotate_refresh_tokens", True),
+            access_token_format=merged.get("access_token_format", "jwt"),
+            require_pkce=merged.get("require_pkce", merged.get("strict", False)),
+            pkce_methods=tuple(merged.get("pkce_methods", PKCE_METHODS)),
+            require_nonce=merged.get("require_nonce", merged.get("strict", False)),
             lifetimes=lifetimes,
             users=MappingProxyType(users),
             clients=MappingProxyType(clients),
@@ -235,6 +259,41 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise self.fail(path, "a positive whole number of seconds", value)
         return value
+
+    def choice(self, value: Any, allowed: tuple[str, ...], path: str) -> str:
+        if value not in allowed:
+            raise self.fail(path, "one of " + ", ".join(allowed), value)
+        return str(value)
+
+    def choices(self, value: Any, allowed: tuple[str, ...], path: str) -> tuple[str, ...]:
+        values = self.strings(value, path)
+        if not values:
+            raise self.fail(path, "at least one of " + ", ".join(allowed), value)
+        for i, item in enumerate(values):
+            self.choice(item, allowed, f"{path}[{i}]")
+        return values
+
+    def jwks(self, value: Any, path: str) -> Mapping[str, Any]:
+        table = self.table(value, path)
+        keys = table.get("keys")
+        if not isinstance(keys, list) or not keys:
+            raise self.fail(path + ".keys", "a non-empty list of public JWKs", keys)
+        for i, key in enumerate(keys):
+            jwk = self.table(key, f"{path}.keys[{i}]")
+            if not isinstance(jwk.get("kty"), str):
+                raise self.fail(f"{path}.keys[{i}].kty", "a key type (RSA, EC, OKP)",
+                                jwk.get("kty"))
+            private = sorted({"d", "p", "q", "dp", "dq", "qi"} & set(jwk))
+            if private:
+                raise self.fail(f"{path}.keys[{i}]", "a public key (no private members)",
+                                private)
+        return frozen_mapping({"keys": [dict(k) for k in keys]})
+
+    def url(self, value: Any, path: str) -> str:
+        url = self.string(value, path)
+        if not is_absolute_url(url):
+            raise self.fail(path, "an absolute http(s) URL without fragment", url)
+        return url
 
     def alg(self, value: Any, path: str) -> str:
         if value not in SIGNING_ALGS:
@@ -372,9 +431,15 @@ def _issuer_fields(check: _Checker, data: Mapping[str, Any], prefix: str) -> Map
         out["default_user"] = check.string(data["default_user"], prefix + "default_user")
     if "signing_alg" in data:
         out["signing_alg"] = check.alg(data["signing_alg"], prefix + "signing_alg")
-    for key in ("strict", "rotate_refresh_tokens"):
+    for key in ("strict", "rotate_refresh_tokens", "require_pkce", "require_nonce"):
         if key in data:
             out[key] = check.boolean(data[key], prefix + key)
+    if "access_token_format" in data:
+        out["access_token_format"] = check.choice(
+            data["access_token_format"], ACCESS_TOKEN_FORMATS, prefix + "access_token_format")
+    if "pkce_methods" in data:
+        out["pkce_methods"] = check.choices(data["pkce_methods"], PKCE_METHODS,
+                                            prefix + "pkce_methods")
     for key in LIFETIME_KEYS:
         if key in data:
             out[key] = check.seconds(data[key], prefix + key)
@@ -433,8 +498,36 @@ def _clients(check: _Checker, raw: Any, path: str) -> Mapping[str, Client]:
             ),
             strict=check.boolean(table.get("strict", False), where + ".strict"),
             **lifetimes,
+            **_client_extras(check, table, where),
         )
     return MappingProxyType(clients)
+
+
+def _client_extras(check: _Checker, table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The optional client fields beyond the basics (algorithms, formats, auth, logout)."""
+    out: dict[str, Any] = {}
+    if "id_token_signed_response_alg" in table:
+        out["id_token_signed_response_alg"] = check.alg(
+            table["id_token_signed_response_alg"], where + ".id_token_signed_response_alg")
+    if "access_token_format" in table:
+        out["access_token_format"] = check.choice(
+            table["access_token_format"], ACCESS_TOKEN_FORMATS, where + ".access_token_format")
+    if "token_endpoint_auth_method" in table:
+        out["token_endpoint_auth_method"] = check.choice(
+            table["token_endpoint_auth_method"], CLIENT_AUTH_METHODS,
+            where + ".token_endpoint_auth_method")
+    if "jwks" in table:
+        out["jwks"] = check.jwks(table["jwks"], where + ".jwks")
+    for key in ("jwks_uri", "backchannel_logout_uri", "frontchannel_logout_uri"):
+        if key in table:
+            out[key] = check.url(table[key], f"{where}.{key}")
+    for key in ("dpop_bound_access_tokens", "require_pkce", "require_nonce"):
+        if key in table:
+            out[key] = check.boolean(table[key], f"{where}.{key}")
+    if "pkce_methods" in table:
+        out["pkce_methods"] = check.choices(table["pkce_methods"], PKCE_METHODS,
+                                            where + ".pkce_methods")
+    return out
 
 
 def build_user(

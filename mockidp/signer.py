@@ -30,8 +30,9 @@ def sign(claims: Mapping[str, Any], key: SigningKey, typ: str = "JWT") -> str:
 
 
 def half_hash(value: str, alg: str) -> str:
-    """OIDC Core §3.1.3.6 ``at_hash``/``c_hash``: left half of the hash matching ``alg``."""
-    digest = _HASHES[alg[-3:]](value.encode("ascii")).digest()
+    """OIDC Core §3.1.3.6 ``at_hash``/``c_hash``: left half of the hash matching ``alg``
+    (SHA-512 for EdDSA with Ed25519)."""
+    digest = _HASHES["512" if alg == "EdDSA" else alg[-3:]](value.encode("ascii")).digest()
     return b64url(digest[: len(digest) // 2])
 
 

@@ -22,6 +22,7 @@ import requests
 from click.testing import CliRunner, Result
 
 from mockidp.cli import main
+from mockidp.settings import SIGNING_ALGS
 
 from .conftest import ROOT, SAMPLE_CONFIG
 
@@ -103,11 +104,14 @@ def test_mint_rejects_a_claim_without_a_value() -> None:
     assert "expected NAME=VALUE" in result.output
 
 
+ALL_ALGS = set(SIGNING_ALGS)
+
+
 def test_jwks_prints_public_keys_only() -> None:
     result = invoke("jwks")
     assert result.exit_code == 0, result.output
     jwks = json.loads(result.stdout)
-    assert {key["alg"] for key in jwks["keys"]} == {"RS256", "ES256"}
+    assert {key["alg"] for key in jwks["keys"]} == ALL_ALGS
     for key in jwks["keys"]:
         assert key["use"] == "sig"
         assert key["kid"]
@@ -168,7 +172,7 @@ def test_mockidp_keys_dir_env_var(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     env = {"MOCKIDP_KEYS_DIR": str(keys)}
     token = mint("--sub", "alice", env=env)
-    assert (keys / "default" / "RS256.pem").is_file()
+    assert (keys / "default" / "rsa.pem").is_file()
     again = mint("--sub", "alice", env=env)
     assert jwt.get_unverified_header(again)["kid"] == jwt.get_unverified_header(token)["kid"]
     result = invoke("jwks", env=env)

@@ -6,6 +6,7 @@ import jwt
 import requests
 
 from mockidp import MockIdP
+from mockidp.settings import SIGNING_ALGS
 
 
 def test_openid_configuration_is_truthful(mockidp: MockIdP) -> None:
@@ -28,7 +29,8 @@ def test_openid_configuration_is_truthful(mockidp: MockIdP) -> None:
         "authorization_code", "refresh_token", "client_credentials", "password"
     }
     assert doc["code_challenge_methods_supported"] == ["S256", "plain"]
-    assert doc["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
+    assert doc["id_token_signing_alg_values_supported"] == [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
     assert doc["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic", "client_secret_post", "none"
     ]
@@ -75,7 +77,8 @@ def test_jwks_public_only_with_kid_kty_use_alg(mockidp: MockIdP) -> None:
     response = requests.get(f"{mockidp.issuer_url()}/jwks")
     assert response.status_code == 200
     keys = response.json()["keys"]
-    assert {k["alg"] for k in keys} == {"RS256", "ES256"}
+    assert {k["alg"] for k in keys} == set(SIGNING_ALGS)
+    assert len({k["kid"] for k in keys}) == len(keys)
     for key in keys:
         assert {"kid", "kty", "use", "alg"} <= key.keys()
         assert key["use"] == "sig"
