@@ -56,6 +56,25 @@ def token_url(idp: MockIdP, issuer: str = "default") -> str:
     return f"{idp.issuer_url(issuer)}/token"
 
 
+NODE_DIR = ROOT / "tests" / "node"
+
+
+def run_node(script: str, *args: str, timeout: float = 60) -> dict:
+    """Run ``tests/node/<script>`` with Node.js and return the JSON it prints last.
+
+    The scripts drive real npm clients (openid-client); ``npm ci --prefix tests/node`` (part
+    of README's test command) installs them.
+    """
+    import json
+    import subprocess
+
+    result = subprocess.run(["node", str(NODE_DIR / script), *args], capture_output=True,
+                            text=True, timeout=timeout, cwd=NODE_DIR)
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert result.returncode == 0 and lines, (result.returncode, result.stdout, result.stderr)
+    return json.loads(lines[-1])
+
+
 @pytest.fixture
 def http() -> requests.Session:
     with requests.Session() as session:
