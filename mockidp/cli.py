@@ -66,6 +66,12 @@ def main() -> None:
     "[env: MOCKIDP_INTERACTIVE_LOGIN=true|false]",
 )
 @click.option(
+    "--public-url", envvar="MOCKIDP_PUBLIC_URL", default=None,
+    help="Base of every issuer URL, whatever host name a request uses (e.g. "
+    "http://localhost:8080 when a browser and containers reach the provider by different "
+    "names).  [env: MOCKIDP_PUBLIC_URL]",
+)
+@click.option(
     "--control-token", envvar="MOCKIDP_CONTROL_TOKEN", default=None,
     help="Require 'Authorization: Bearer TOKEN' on the /_mockidp/ control API.  "
     "[env: MOCKIDP_CONTROL_TOKEN]",
@@ -86,15 +92,15 @@ def main() -> None:
 )
 def serve(
     host: str, port: int, config: str | None, keys_dir: str | None,
-    interactive_login: bool | None, control_token: str | None, control: bool,
-    clock_skew: float | None, log_level: str,
+    interactive_login: bool | None, public_url: str | None, control_token: str | None,
+    control: bool, clock_skew: float | None, log_level: str,
 ) -> None:
     """Run the provider until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     try:
         idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir,
                       interactive_login=interactive_login, control=control,
-                      control_token=control_token)
+                      control_token=control_token, public_url=public_url)
         if clock_skew is not None:
             idp.set_clock(skew=clock_skew)
         from .server import bind  # Flask is imported only when serving
@@ -104,9 +110,11 @@ def serve(
         _fail(exc)
         return
     base = f"http://{host}:{server.port}"
-    issuer = f"{base}/default"
+    issuer = idp.public_url + "/default" if idp.public_url else f"{base}/default"
     click.echo(BANNER.format(version=__version__))
     click.echo(f"Issuer:    {issuer}")
+    if idp.public_url:
+        click.echo(f"Listening: {base} (issuer URLs use the public URL)")
     click.echo(f"Discovery: {issuer}/.well-known/openid-configuration")
     click.echo("Any other issuer is created on first use: " + base + "/{name}")
     if control:
@@ -151,12 +159,14 @@ def _claim_value(raw: str) -> Any:
 @issuer_option
 @host_option
 @port_option
+@click.option("--public-url", envvar="MOCKIDP_PUBLIC_URL", default=None,
+              help="Base of the issuer URL, as the server uses it.  [env: MOCKIDP_PUBLIC_URL]")
 @config_option
 @keys_dir_option
 def mint(
     sub: str, claims: tuple[str, ...], audience: tuple[str, ...], scope: str | None,
     expires_in: int | None, alg: str | None, bad: str | None, issuer: str, host: str,
-    port: int, config: str | None, keys_dir: str | None,
+    port: int, public_url: str | None, config: str | None, keys_dir: str | None,
 ) -> None:
     """Print a signed access token.  With --keys-dir, a server using the same keys directory
     (and host and port) accepts it."""
@@ -172,7 +182,8 @@ def mint(
                 "--bad revoked: only the running server that must reject the token can revoke "
                 "it; ask it instead: POST /_mockidp/mint-bad {\"kind\": \"revoked\"}"
             )
-        idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir)
+        idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir,
+                      public_url=public_url)
         if bad is not None:
             token = idp.mint_bad(bad, sub, extra, audience=list(audience) or None, scope=scope,
                                  expires_in=expires_in, alg=alg, issuer=issuer)
@@ -194,6 +205,58 @@ def jwks(issuer: str, config: str | None, keys_dir: str | None) -> None:
     try:
         idp = MockIdP(config=config, keys_dir=keys_dir)
         click.echo(json.dumps(idp.jwks(issuer), indent=2))
+    except MockIdPError as exc:
+        _fail(exc)
+
+
+@main.group()
+def keys() -> None:
+    """List, rotate or retire signing keys in a keys directory.  (A running server's keys
+    are rotated over its control API: POST /_mockidp/keys/rotate.)"""
+
+
+@keys.command("list")
+@issuer_option
+@keys_dir_option
+def keys_list(issuer: str, keys_dir: str | None) -> None:
+    """Print the published keys: kid, alg, key type, active or rotated out."""
+    try:
+        for key in MockIdP(keys_dir=keys_dir).keys(issuer):
+            state = "active" if key["active"] else "rotated out"
+            click.echo(f"{key['kid']:50} {key['alg']:6} {key['kty']:4} {state}")
+    except MockIdPError as exc:
+        _fail(exc)
+
+
+def _need_keys_dir(keys_dir: str | None) -> str:
+    if not keys_dir:
+        raise click.UsageError("--keys-dir (or MOCKIDP_KEYS_DIR) is required: without it the "
+                               "keys exist only in this process")
+    return keys_dir
+
+
+@keys.command("rotate")
+@issuer_option
+@keys_dir_option
+@click.option("--alg", default=None, help="Rotate only this algorithm's key type.")
+def keys_rotate(issuer: str, keys_dir: str | None, alg: str | None) -> None:
+    """Make new active keys; the old ones stay published until retired."""
+    try:
+        for kid in MockIdP(keys_dir=_need_keys_dir(keys_dir)).rotate_keys(issuer, alg):
+            click.echo(kid)
+    except MockIdPError as exc:
+        _fail(exc)
+
+
+@keys.command("retire")
+@issuer_option
+@keys_dir_option
+@click.option("--kid", default=None, help="Retire only this rotated-out key.")
+def keys_retire(issuer: str, keys_dir: str | None, kid: str | None) -> None:
+    """Stop publishing rotated-out keys; tokens they signed no longer verify."""
+    try:
+        for removed in MockIdP(keys_dir=_need_keys_dir(keys_dir)).retire_keys(issuer, kid):
+            click.echo(removed)
     except MockIdPError as exc:
         _fail(exc)
 

@@ -120,6 +120,7 @@ class ProtocolEndpoints:
     clock: Clock
     rules: RuleBook
     journal: Journal
+    public_url: str | None
 
     def issuer(self, name: str = "default") -> Issuer:  # pragma: no cover - provided
         raise NotImplementedError
@@ -130,7 +131,10 @@ class ProtocolEndpoints:
 
     # -- plumbing: rules and journal ----------------------------------------------------------
     def _issuer_url_for(self, issuer: str, base_url: str | None) -> str:
-        base = base_url if base_url else self.url
+        """The issuer identifier: the public URL when one is set (so a browser on localhost
+        and a container reaching the provider by another name see one issuer), else the base
+        URL the request came in on, else the server's own."""
+        base = self.public_url or base_url or self.url
         return f"{base.rstrip('/')}/{issuer}"
 
     def _begin(self, issuer: Issuer, req: EndpointRequest, endpoint: str) -> Call:
@@ -561,9 +565,17 @@ class ProtocolEndpoints:
         }
 
     def _token_string(self, issuer: Issuer, claims: dict[str, Any], key: SigningKey,
-                      bad_kind: str | None, now: int) -> str:
+                      bad_kind: str | None, now: int, token_format: str = "jwt") -> str:
+        """Sign ``claims`` (an access token in ``token_format``: ``jwt``, RFC 9068 ``at+jwt``
+        or an ``opaque`` reference), or make the scripted bad token instead."""
         if bad_kind is None:
-            return sign(claims, key)
+            if token_format == "opaque":
+                handle = new_handle()
+                exp = claims.get("exp")
+                expires = float(exp) if isinstance(exp, (int, float)) else now + 86400.0
+                issuer.store.put_opaque(handle, dict(claims), expires, self.clock.now())
+                return handle
+            return sign(claims, key, "at+jwt" if token_format == "at+jwt" else "JWT")
         token = make_bad(bad_kind, claims, key, issuer.keys, now)
         if bad_kind == "revoked" and isinstance(claims.get("jti"), str):
             issuer.store.revoke_jti(claims["jti"], float(claims.get("exp", now + 3600)), now)
@@ -585,6 +597,7 @@ class ProtocolEndpoints:
         access_token = self._token_string(
             issuer, access_claims, key,
             bad.kind if bad is not None and bad.token == "access_token" else None, seconds,
+            client.access_token_format or issuer.settings.access_token_format,
         )
         call.tokens["access_token"] = access_claims
         exp = access_claims.get("exp")
@@ -623,12 +636,16 @@ class ProtocolEndpoints:
             )
             response["refresh_token"] = refresh_token
         if facts.issue_id_token:
+            id_key = issuer.keys.active(
+                client.id_token_signed_response_alg or client.signing_alg
+                or issuer.settings.signing_alg
+            )
             id_claims = id_token_claims(
                 issuer_url, facts, seconds, client.id_token_lifetime or lifetimes.id_token,
-                key.alg, access_token=access_token, layers=shaping.for_token("id_token"),
+                id_key.alg, access_token=access_token, layers=shaping.for_token("id_token"),
             )
             response["id_token"] = self._token_string(
-                issuer, id_claims, key,
+                issuer, id_claims, id_key,
                 bad.kind if bad is not None and bad.token == "id_token" else None, seconds,
             )
             call.tokens["id_token"] = id_claims
@@ -638,8 +655,18 @@ class ProtocolEndpoints:
 
     # -- userinfo, introspection, revocation --------------------------------------------------
     def _verify(self, issuer: Issuer, token: str) -> dict[str, Any]:
-        """Claims of a live access token of this issuer, or `TokenRejected`."""
-        claims = verify(token, issuer.keys, self.clock.now(), types=ACCESS_TOKEN_TYPES)
+        """Claims of a live access token of this issuer (JWT or opaque reference), or
+        `TokenRejected`."""
+        if token.count(".") != 2:
+            found = issuer.store.get_opaque(token, self.clock.now())
+            if found is None:
+                raise TokenRejected("unknown or expired access token")
+            claims = dict(found)
+            nbf = claims.get("nbf")
+            if isinstance(nbf, (int, float)) and self.clock.now() < nbf:
+                raise TokenRejected("token is not valid yet")
+        else:
+            claims = verify(token, issuer.keys, self.clock.now(), types=ACCESS_TOKEN_TYPES)
         iss = claims.get("iss")
         if not isinstance(iss, str) or not iss.endswith("/" + issuer.name):
             raise TokenRejected(f"token was issued by {iss!r}, not by issuer '{issuer.name}'")
@@ -755,10 +782,14 @@ class ProtocolEndpoints:
             call.user = record.user_id or record.sub
             issuer.store.revoke_refresh(token)
             return
-        try:
-            claims = verify(token, issuer.keys, float("-inf"), check_times=False)
-        except TokenRejected:
-            return
+        opaque = issuer.store.get_opaque(token, self.clock.now())
+        if opaque is not None:
+            claims = dict(opaque)
+        else:
+            try:
+                claims = verify(token, issuer.keys, float("-inf"), check_times=False)
+            except TokenRejected:
+                return
         owner = claims.get("client_id")
         if owner is not None and owner != client.id:
             raise UnauthorizedClient("the token was issued to another client")

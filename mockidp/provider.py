@@ -33,6 +33,7 @@ from .settings import (
     SIGNING_ALGS,
     Settings,
     client_from_args,
+    is_absolute_url,
     load_settings,
     parse_clock,
     parse_time,
@@ -53,7 +54,8 @@ class MockIdP(ProtocolEndpoints):
 
     ``config`` is a path to a TOML/JSON file, a mapping of the same shape, or `Settings`.
     Used as a context manager it serves HTTP on ``host`` (127.0.0.1) and ``port`` (0: any free
-    port) in a background thread.  ``control`` serves the ``/_mockidp/`` control API, protected
+    port) in a background thread.  ``public_url`` fixes the base of every issuer URL, whatever
+    host name a request used.  ``control`` serves the ``/_mockidp/`` control API, protected
     by ``control_token`` when one is given.  All methods are thread-safe.
     """
 
@@ -67,8 +69,14 @@ class MockIdP(ProtocolEndpoints):
         interactive_login: bool | None = None,
         control: bool = True,
         control_token: str | None = None,
+        public_url: str | None = None,
     ) -> None:
         settings = load_settings(config)
+        public = public_url if public_url is not None else settings.public_url
+        if public is not None and (not isinstance(public, str) or not is_absolute_url(public)
+                                   or "?" in public):
+            raise MockIdPError(f"public_url: expected an absolute http(s) URL without query or "
+                               f"fragment, got {public!r}")
         if interactive_login is not None:
             base = {**settings.base, "interactive_login": bool(interactive_login)}
             settings = dataclasses.replace(settings, base=MappingProxyType(base))
@@ -78,6 +86,7 @@ class MockIdP(ProtocolEndpoints):
         self.keys_dir = Path(keys_dir) if keys_dir is not None else None
         self.control = control
         self.control_token = control_token or None
+        self.public_url = public.rstrip("/") if public else None
         self.clock = Clock()
         self.rules = RuleBook()
         self.journal = Journal(settings.journal_size)
@@ -125,9 +134,9 @@ class MockIdP(ProtocolEndpoints):
         return f"http://{self.host}:{self.port or DEFAULT_PORT}"
 
     def issuer_url(self, issuer: str = "default") -> str:
-        """The issuer identifier: ``{url}/{issuer}``."""
+        """The issuer identifier: ``{public_url or url}/{issuer}``."""
         self.issuer(issuer)
-        return f"{self.url}/{issuer}"
+        return self._issuer_url_for(issuer, None)
 
     def reset(self) -> None:
         """Back to the config baseline: run-time users, clients and rules are dropped (config
@@ -327,6 +336,24 @@ class MockIdP(ProtocolEndpoints):
     def jwks(self, issuer: str = "default") -> dict[str, Any]:
         """The issuer's public JWKS."""
         return self.issuer(issuer).keys.jwks()
+
+    def keys(self, issuer: str = "default") -> list[dict[str, Any]]:
+        """Every published key of ``issuer``: kid, alg, kty, active."""
+        return self.issuer(issuer).keys.describe()
+
+    def rotate_keys(self, issuer: str = "default", alg: str | None = None) -> list[str]:
+        """New active signing keys (for ``alg``'s key type, or all); the old ones stay in the
+        JWKS until `retire_keys`.  Returns the new kids."""
+        if alg is not None and (not isinstance(alg, str) or alg not in SIGNING_ALGS):
+            raise MockIdPError(f"alg: expected one of {', '.join(SIGNING_ALGS)}, got {alg!r}")
+        return self.issuer(issuer).keys.rotate(alg)
+
+    def retire_keys(self, issuer: str = "default", kid: str | None = None) -> list[str]:
+        """Stop publishing rotated-out keys (the one with ``kid``, or all): tokens they signed
+        then fail verification everywhere.  Returns the kids removed."""
+        if kid is not None and not isinstance(kid, str):
+            raise MockIdPError(f"kid: expected a string, got {kid!r}")
+        return self.issuer(issuer).keys.retire(kid)
 
     def record_rejection(self, req: EndpointRequest, endpoint: str, status: int,
                          error: str) -> None:

@@ -153,6 +153,7 @@ class Settings:
     clients: Mapping[str, Client] = field(default_factory=lambda: EMPTY)
     issuers: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
     rules: tuple[Mapping[str, Any], ...] = ()
+    public_url: str | None = None
     clock: ClockSettings = field(default_factory=lambda: ClockSettings())
     journal_size: int = 1000
 
@@ -343,7 +344,7 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
     """Validate a config mapping; ``source`` names it in errors."""
     check = _Checker(source)
     check.keys(data, (*_ISSUER_KEYS, "users", "clients", "issuers", "rules", "clock",
-                      "journal_size"), "")
+                      "journal_size", "public_url"), "")
     base = _issuer_fields(check, data, "")
     users = _users(check, data.get("users", {}), "users")
     clients = _clients(check, data.get("clients", {}), "clients")
@@ -373,6 +374,7 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
         clients=clients,
         issuers=MappingProxyType(issuers),
         rules=tuple(rules),
+        public_url=check.url(data["public_url"], "public_url") if "public_url" in data else None,
         clock=parse_clock(data.get("clock", {}), check.source + ": clock"),
         journal_size=journal_size,
     )

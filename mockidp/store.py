@@ -75,6 +75,14 @@ class RefreshRecord:
 
 
 @dataclass
+class OpaqueToken:
+    """An opaque (reference) access token's claims, resolved by introspection and userinfo."""
+
+    claims: Mapping[str, Any]
+    expires_at: float
+
+
+@dataclass
 class LoginSession:
     """A browser login session.  ``id`` is the cookie's secret; ``sid`` the public claim."""
 
@@ -138,6 +146,7 @@ class IssuerStore:
         self._codes: _Expiring[CodeRecord] = _Expiring()
         self._refresh: _Expiring[RefreshRecord] = _Expiring()
         self._revoked: dict[str, float] = {}
+        self._opaque: _Expiring[OpaqueToken] = _Expiring()
         self._family_tokens: dict[str, list[tuple[str, float]]] = {}
         self._family_inserts = 0
         self._sessions: _Expiring[LoginSession] = _Expiring()
@@ -155,6 +164,7 @@ class IssuerStore:
                 "codes": len(self._codes),
                 "refresh_tokens": len(self._refresh),
                 "revoked_access_tokens": len(self._revoked),
+                "opaque_access_tokens": len(self._opaque),
                 "grant_families": len(self._family_tokens),
                 "sessions": len(self._sessions),
                 "interactions": len(self._interactions),
@@ -244,6 +254,18 @@ class IssuerStore:
                 record.revoked = True
         for jti, expires_at in self._family_tokens.pop(family, ()):
             self._revoked[jti] = expires_at
+
+    # -- opaque access tokens ------------------------------------------------------------------
+    def put_opaque(self, token: str, claims: Mapping[str, Any], expires_at: float,
+                   now: float) -> None:
+        with self._lock:
+            self._opaque.put(token, OpaqueToken(claims, expires_at), now)
+
+    def get_opaque(self, token: str, now: float) -> Mapping[str, Any] | None:
+        """The claims of a live opaque token (expired ones are forgotten)."""
+        with self._lock:
+            found = self._opaque.get(token, now)
+            return found.claims if found is not None else None
 
     # -- access token revocation --------------------------------------------------------------
     def revoke_jti(self, jti: str, expires_at: float, now: float) -> None:

@@ -261,6 +261,25 @@ def create_control_blueprint(idp: MockIdP) -> Blueprint:
         idp.journal.clear()
         return Response(status=204)
 
+    # -- keys ---------------------------------------------------------------------------------
+    @bp.get("/keys")
+    def list_keys() -> Response:
+        return json_response({"keys": idp.keys(_issuer_arg())})
+
+    @bp.post("/keys/rotate")
+    def rotate_keys() -> Response:
+        body = _body()
+        _only(body, ("issuer", "alg"), "rotate")
+        new = idp.rotate_keys(_issuer_arg(body), body.get("alg"))
+        return json_response({"rotated": new, "keys": idp.keys(_issuer_arg(body))})
+
+    @bp.post("/keys/retire")
+    def retire_keys() -> Response:
+        body = _body()
+        _only(body, ("issuer", "kid"), "retire")
+        removed = idp.retire_keys(_issuer_arg(body), body.get("kid"))
+        return json_response({"retired": removed, "keys": idp.keys(_issuer_arg(body))})
+
     # -- minting ------------------------------------------------------------------------------
     @bp.post("/mint")
     def mint() -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from ..settings import SIGNING_ALGS
 
 _MATCHER = {"oneOf": [{"type": "string"},
                       {"type": "object", "required": ["regex"],
@@ -28,7 +29,7 @@ _TOKEN_ARGS: dict[str, Any] = {
     "issuer": {"type": "string"},
     "client_id": {"type": "string"},
     "scope": {"type": "string"},
-    "alg": {"type": "string", "enum": ["RS256", "ES256"]},
+    "alg": {"type": "string", "enum": list(SIGNING_ALGS)},
     "remove": {"type": "array", "items": {"type": "string"}},
 }
 
@@ -61,7 +62,7 @@ SCHEMAS: dict[str, Any] = {
                      "access_token_lifetime": {"type": "integer", "minimum": 1},
                      "id_token_lifetime": {"type": "integer", "minimum": 1},
                      "refresh_token_lifetime": {"type": "integer", "minimum": 1},
-                     "signing_alg": {"type": "string", "enum": ["RS256", "ES256"]},
+                     "signing_alg": {"type": "string", "enum": list(SIGNING_ALGS)},
                      "strict": {"type": "boolean"}}},
     "Client": {"type": "object", "properties": {"id": {"type": "string"},
                                                 "confidential": {"type": "boolean"}}},
@@ -136,6 +137,10 @@ SCHEMAS: dict[str, Any] = {
         **_TOKEN_ARGS, "typ": {"type": "string"}, "skew": {"type": "number"}}},
     "MintBadIn": {"type": "object", "required": ["kind"], "additionalProperties": False,
                   "properties": {"kind": {"type": "string"}, **_TOKEN_ARGS}},
+    "RotateIn": {"type": "object", "additionalProperties": False, "properties": {
+        "issuer": {"type": "string"}, "alg": {"type": "string", "enum": list(SIGNING_ALGS)}}},
+    "RetireIn": {"type": "object", "additionalProperties": False, "properties": {
+        "issuer": {"type": "string"}, "kid": {"type": "string"}}},
     "Token": {"type": "object", "required": ["token"],
               "properties": {"token": {"type": "string"}, "kind": {"type": "string"}}},
 }
@@ -243,6 +248,14 @@ def openapi_document() -> dict[str, Any]:
                  {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}]),
             "delete": _op("Clear the journal", no_content, reads_input=False),
         },
+        "/_mockidp/keys": {"get": _op("Published keys: kid, alg, kty, active", ok_list,
+                                      params=[_ISSUER_Q], issuer=True)},
+        "/_mockidp/keys/rotate": {"post": _op(
+            "New active keys; the old ones stay published until retired", ok_list,
+            "RotateIn", {"alg": "RS256"}, issuer=True)},
+        "/_mockidp/keys/retire": {"post": _op(
+            "Stop publishing rotated-out keys (one kid, or all)", ok_list, "RetireIn", {},
+            issuer=True)},
         "/_mockidp/mint": {"post": _op("Sign a token directly", {"200": _json(_ref("Token"))},
                                        "MintIn", {"sub": "alice", "claims": {"role": "admin"},
                                                   "audience": "my-api"}, issuer=True)},
