@@ -4,10 +4,13 @@ Fixed order, later steps win (documented in the README, tested in tests/test_cla
 
 1. registered claims: ``iss``, ``jti``
 2. grant facts: ``sub``, ``aud``, ``client_id``/``azp``, ``scope``, ``auth_time``, ``nonce``,
-   ``sid``, ``at_hash``/``c_hash``
+   ``sid``, ``at_hash``/``c_hash``, ``acr`` (the first requested ``acr_values``), ``act``
+   (the actor of a token exchange, RFC 8693 §4.1)
 3. client claims (configured on the client)
 4. user claims allowed by the granted scopes (OIDC Core §5.4: ``profile``, ``email``, ``phone``,
-   ``address``; claims that are not standard are always included), then the claims typed on the
+   ``address``; claims that are not standard are always included) or requested one by one
+   with the ``claims`` parameter (OIDC Core §5.5: ``id_token`` members in the ID token,
+   ``userinfo`` members in the access token and so in userinfo), then the claims typed on the
    login page for this login
 5. scripted override layers (rules), then per-call overrides (``mint(claims=...)``): these may
    set or delete *any* claim, protected ones included
@@ -19,6 +22,7 @@ validation refuses them, and the pipeline skips them as a second line of defence
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -56,10 +60,12 @@ def new_jti() -> str:
 
 
 def user_claims(
-    user: User | None, login_claims: Mapping[str, Any], scopes: Collection[str]
+    user: User | None, login_claims: Mapping[str, Any], scopes: Collection[str],
+    requested: Collection[str] = (),
 ) -> dict[str, Any]:
-    """The user's claims allowed by ``scopes``: standard ones per scope, custom ones always."""
-    allowed = {c for scope in scopes for c in SCOPE_CLAIMS.get(scope, ())}
+    """The user's claims allowed by ``scopes``: standard ones per scope, custom ones always,
+    and the claims ``requested`` one by one (OIDC Core §5.5) whatever the scopes."""
+    allowed = {c for scope in scopes for c in SCOPE_CLAIMS.get(scope, ())} | set(requested)
     merged = {**(user.claims if user is not None else EMPTY), **login_claims}
     return {
         name: value
@@ -94,6 +100,16 @@ def _stamp_times(claims: dict[str, Any], now: int, lifetime: int, touched: set[s
         claims["exp"] = now + lifetime
 
 
+def requested_claims(facts: GrantFacts, target: str) -> tuple[str, ...]:
+    """Claim names the ``claims`` request parameter asks for in ``target`` (``userinfo`` or
+    ``id_token``; OIDC Core §5.5).  Userinfo claims travel in the access token, which is what
+    the userinfo endpoint answers from, so the token endpoint and userinfo both honour them."""
+    request = facts.claims_request
+    if request is None:
+        return ()
+    return tuple(request.userinfo if target == "userinfo" else request.id_token)
+
+
 def audience_claim(audience: Collection[str]) -> str | list[str]:
     """A single audience as a string, several as a list (RFC 7519 §4.1.3)."""
     values = list(audience)
@@ -119,8 +135,15 @@ def access_token_claims(
         claims["auth_time"] = facts.auth_time
     if facts.session_id is not None:
         claims["sid"] = facts.session_id
+    if facts.acr is not None:
+        claims["acr"] = facts.acr
+    if facts.jkt is not None:
+        claims["cnf"] = {"jkt": facts.jkt}  # RFC 9449 §6.1
+    if facts.act is not None:
+        claims["act"] = copy.deepcopy(dict(facts.act))  # RFC 8693 §4.1
     _merge_unprotected(claims, facts.client.claims)
-    _merge_unprotected(claims, user_claims(facts.user, facts.login_claims, facts.scopes))
+    _merge_unprotected(claims, user_claims(facts.user, facts.login_claims, facts.scopes,
+                                           requested_claims(facts, "userinfo")))
     touched = _apply_layers(claims, layers)
     _stamp_times(claims, now, lifetime, touched)
     return claims
@@ -151,8 +174,13 @@ def id_token_claims(
         claims["at_hash"] = half_hash(access_token, alg)
     if code is not None:
         claims["c_hash"] = half_hash(code, alg)
+    if facts.acr is not None:
+        claims["acr"] = facts.acr
+    if facts.act is not None:
+        claims["act"] = copy.deepcopy(dict(facts.act))  # RFC 8693 §4.1
     _merge_unprotected(claims, facts.client.claims)
-    _merge_unprotected(claims, user_claims(facts.user, facts.login_claims, facts.scopes))
+    _merge_unprotected(claims, user_claims(facts.user, facts.login_claims, facts.scopes,
+                                           requested_claims(facts, "id_token")))
     touched = _apply_layers(claims, layers)
     _stamp_times(claims, now, lifetime, touched)
     return claims
@@ -163,8 +191,9 @@ def userinfo_claims(
 ) -> dict[str, Any]:
     """OIDC Core §5.3 userinfo: ``sub`` and the user claims the access token carries.
 
-    The access token already holds exactly the user claims its scopes allow (step 4), so
-    userinfo answers for the token's own subject and scopes, never a fixed user.
+    The access token already holds exactly the user claims its scopes allow and those the
+    ``claims`` parameter asked of userinfo (step 4), so userinfo answers for the token's own
+    subject, scopes and claims request, never a fixed user.
     """
     claims: dict[str, Any] = {"sub": access_claims.get("sub")}
     for name, value in access_claims.items():

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from . import authorize as authz
+from .assertions import ASSERTION_ALGS, AssertionRejected, Trust, peek
 from .badtokens import make_bad
 from .claims import (
     STANDARD_CLAIMS,
@@ -24,18 +25,23 @@ from .claims import (
 )
 from .clientauth import BASIC_CHALLENGE, authenticate, credentials
 from .clock import Clock
+from .device import DEVICE_CODE_GRANT
+from .dpop import DPOP_ALGS, InvalidDPoPProof, check_proof
 from .errors import (
     InvalidRequest,
     InvalidToken,
+    NotFound,
     OAuthError,
     ScriptedFault,
     UnauthorizedClient,
     UnsupportedGrantType,
 )
 from .grants import GRANTS, GrantContext
+from .grants.token_exchange import exchange_response
 from .issuer import Issuer
 from .journal import Exchange, Journal, mask
 from .keys import SigningKey
+from .logout import deliver, frontchannel_url, logout_token_claims
 from .model import (
     ENDPOINTS_BY_NAME,
     AuthorizeRequest,
@@ -50,6 +56,8 @@ from .model import (
     IntrospectRequest,
     LoginPage,
     LoginRequest,
+    Params,
+    PushedAuthorizationRequest,
     Redirect,
     RevokeRequest,
     SessionChange,
@@ -65,12 +73,14 @@ from .store import (
     CodeRecord,
     Interaction,
     LoginSession,
+    PushedRequest,
     RefreshRecord,
     new_handle,
 )
 
 INTERACTION_LIFETIME = 600
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt",
+                "private_key_jwt", "none")  # RFC 6749 §2.3, RFC 7523 §2.2, OIDC Core §9
 SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
 T = TypeVar("T")
 TOKEN_KINDS = frozenset({"access_token", "id_token"})
@@ -259,27 +269,37 @@ class ProtocolEndpoints:
             "introspection_endpoint": endpoint("introspect"),
             "revocation_endpoint": endpoint("revoke"),
             "end_session_endpoint": endpoint("endsession"),
+            "device_authorization_endpoint": endpoint("device_authorization"),  # RFC 8628 §4
+            "registration_endpoint": endpoint("register"),  # RFC 7591, RFC 8414 §2
+            "pushed_authorization_request_endpoint": endpoint("par"),
+            "require_pushed_authorization_requests": False,
             "scopes_supported": list(SCOPES),
             "response_types_supported": list(authz.RESPONSE_TYPES),
             "response_modes_supported": list(authz.RESPONSE_MODES),
-            "grant_types_supported": list(GRANTS),
+            "grant_types_supported": [*GRANTS, "implicit"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
-            "code_challenge_methods_supported": list(authz.PKCE_METHODS),
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+            "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+            "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+            "dpop_signing_alg_values_supported": list(DPOP_ALGS),
+            "code_challenge_methods_supported": list(issuer.settings.pkce_methods),
             "claims_supported": sorted(
                 {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
-                 "sid", *STANDARD_CLAIMS}
+                 "c_hash", "acr", "sid", *STANDARD_CLAIMS}
             ),
             "prompt_values_supported": list(authz.PROMPTS),
-            "claims_parameter_supported": False,
+            "claims_parameter_supported": True,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
             "authorization_response_iss_parameter_supported": True,
-            "frontchannel_logout_supported": False,
-            "backchannel_logout_supported": False,
+            "frontchannel_logout_supported": True,
+            "frontchannel_logout_session_supported": True,
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
         }
 
     def oauth_metadata(self, req: DiscoveryRequest) -> dict[str, Any]:
@@ -312,62 +332,130 @@ class ProtocolEndpoints:
 
     # -- authorization endpoint ---------------------------------------------------------------
     def authorize(self, req: AuthorizeRequest) -> BrowserOutcome:
-        """RFC 6749 §4.1.1 / OIDC Core §3.1.2: a redirect with a code, a login page, or an
-        error (redirected when the redirect URI is trustworthy, shown otherwise)."""
+        """RFC 6749 §4.1.1, §4.2.1 / OIDC Core §3.1.2, §3.2.2, §3.3.2: a redirect with a code
+        and/or tokens, a login page, or an error (redirected when the redirect URI is
+        trustworthy, shown otherwise).  ``request_uri`` takes the parameters of a pushed
+        authorization request (RFC 9126 §4)."""
         issuer = self.issuer(req.issuer)
         call = self._begin(issuer, req, "authorize")
         return self._browser_run(call, lambda: self._authorize(call, issuer, req))
 
     def _authorize(self, call: Call, issuer: Issuer, req: AuthorizeRequest) -> BrowserOutcome:
         issuer_url = self._issuer_url_for(issuer.name, req.base_url)
+        params, pushed_error = req.params, None
+        if "request_uri" in req.params:
+            params, pushed_error = self._pushed_params(issuer, req)
+            # Rules, templates and the journal see the pushed request (and its request_uri).
+            call.req = replace(req, params=params)
         try:
-            call.client_id = req.params.get("client_id")
-            call.user = req.params.get("login_hint")
+            call.client_id = params.get("client_id")
+            call.user = params.get("login_hint")
+            response_type = authz.response_type_of(params.get("response_type") or "")
+            call.grant_type = authz.grant_type_of(response_type) if response_type else None
         except InvalidRequest:
             pass
-        scope = tuple((req.params.single().get("scope") or "").split())
-        checked = authz.check_client(req.params, issuer.find_client, issuer.settings)
+        scope = tuple((params.single().get("scope") or "").split())
+        checked = authz.check_client(params, issuer.find_client, issuer.settings)
         if isinstance(checked, ErrorPage):
             answer = self._early(call, scope)
             if answer.error is not None:
                 return ErrorPage(answer.error.status, answer.error.error,
                                  answer.error.description)
+            if pushed_error is not None:
+                return ErrorPage(400, pushed_error.error, pushed_error.description)
             return checked
         client, redirect_uri, sent = checked
-        mode = authz.safe_response_mode(req.params)
-        state = authz.safe_state(req.params)
+        mode = authz.safe_response_mode(params)
+        state = authz.safe_state(params)
         answer = self._early(call, scope)
         if answer.error is not None:
             return authz.respond(redirect_uri, mode, authz.error_fields(
                 answer.error.error, answer.error.description, state, issuer_url))
         try:
-            details = authz.check_request(req.params, client, redirect_uri, sent, issuer.settings)
+            if pushed_error is not None:
+                raise pushed_error
+            details = authz.check_request(params, client, redirect_uri, sent, issuer.settings)
         except authz.AuthorizeError as exc:
             return authz.respond(redirect_uri, mode,
                                  authz.error_fields(exc.error, exc.description, state, issuer_url))
         now = self.clock.now()
         session = issuer.store.get_session(req.session_id, now)
+        if session is not None and authz.session_too_old(session.auth_time, details.max_age,
+                                                         now):
+            session = None  # OIDC Core §3.1.2.1 max_age: log in again
         if "none" in details.prompt:
             if session is None:
-                return self._deny(issuer_url, details, "login_required",
-                                  "no login session and prompt=none")
+                why = "no login session" if details.max_age is None else \
+                    "no login session within max_age"
+                return self._deny(issuer_url, details, "login_required", why + " and prompt=none")
             call.user = session.user_id
-            return self._approve(issuer, issuer_url, details, session.user_id,
+            return self._approve(call, issuer, issuer_url, details, session.user_id,
                                  session.login_claims, session)
         if details.login_hint:
             reuse = session if session is not None and session.user_id == details.login_hint \
                 and "login" not in details.prompt else None
-            return self._approve(issuer, issuer_url, details, details.login_hint, {}, reuse)
+            return self._approve(call, issuer, issuer_url, details, details.login_hint, {},
+                                 reuse)
         if session is not None and "login" not in details.prompt:
             call.user = session.user_id
-            return self._approve(issuer, issuer_url, details, session.user_id,
+            return self._approve(call, issuer, issuer_url, details, session.user_id,
                                  session.login_claims, session)
         if not issuer.settings.interactive_login:
             call.user = self._default_user(issuer)
-            return self._approve(issuer, issuer_url, details, call.user, {}, None)
+            return self._approve(call, issuer, issuer_url, details, call.user, {}, None)
         interaction = Interaction(new_handle(), details, now + INTERACTION_LIFETIME)
         issuer.store.put_interaction(interaction, now)
         return self._login_page(issuer, interaction)
+
+    def _pushed_params(self, issuer: Issuer, req: AuthorizeRequest
+                       ) -> tuple[Params, authz.AuthorizeError | None]:
+        """RFC 9126 §4: the parameters pushed for ``request_uri`` (used once, by the client
+        that pushed them), with the ``request_uri`` itself; or the request's own parameters
+        and the error to answer (``invalid_request_uri``)."""
+        try:
+            uri = req.params.get("request_uri") or ""
+            client_id = req.params.get("client_id")
+        except InvalidRequest as exc:
+            return req.params, authz.AuthorizeError(exc.description)
+        if client_id is None:
+            return req.params, authz.AuthorizeError("missing 'client_id' (RFC 9126 section 4)")
+        if not uri.startswith(authz.PAR_URN):
+            return req.params, authz.AuthorizeError(
+                "request_uri must be one issued by this provider's pushed authorization request "
+                "endpoint (RFC 9126); request objects by reference are not supported",
+                error="invalid_request_uri",
+            )
+        pushed, why = issuer.store.take_pushed(uri, client_id, self.clock.now())
+        if pushed is None:
+            return req.params, authz.AuthorizeError(why, error="invalid_request_uri")
+        return Params([*pushed.params, ("request_uri", uri)]), None
+
+    def pushed_authorization(self, req: PushedAuthorizationRequest) -> dict[str, Any]:
+        """RFC 9126 §2: authenticate the client, validate the authorization request as
+        ``/authorize`` would (errors as RFC 6749 §5.2 JSON), store it for one use within
+        `authorize.PAR_LIFETIME` seconds and answer its ``request_uri``."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "par")
+        return self._run(call, lambda: self._par(call, issuer, req), lambda _: 201)
+
+    def _par(self, call: Call, issuer: Issuer, req: PushedAuthorizationRequest
+             ) -> dict[str, Any]:
+        self._peek_client(call, req)
+        self._early_or_raise(call, tuple((req.params.single().get("scope") or "").split()))
+        client = authenticate(credentials(req.params, req.authorization), issuer.find_client,
+                              issuer.settings.strict, self._trust(issuer, req).client_assertion)
+        call.client_id = client.id
+        params = authz.pushed_params(req.params, client)
+        checked = authz.check_client(
+            params, lambda cid: client if cid == client.id else None, issuer.settings)
+        if isinstance(checked, ErrorPage):
+            raise OAuthError(checked.description, error=checked.error, status=checked.status)
+        authz.check_request(params, client, checked[1], checked[2], issuer.settings)
+        now = self.clock.now()
+        request_uri = authz.PAR_URN + new_handle()
+        issuer.store.put_pushed(
+            request_uri, PushedRequest(client.id, params.pairs(), now + authz.PAR_LIFETIME), now)
+        return {"request_uri": request_uri, "expires_in": authz.PAR_LIFETIME}
 
     def login(self, req: LoginRequest) -> BrowserOutcome:
         """The login page's answer: approve as ``username`` (with optional claims JSON) or
@@ -395,6 +483,7 @@ class ProtocolEndpoints:
             )
         details = interaction.details
         call.client_id, call.user = details.client_id, username or None
+        call.grant_type = authz.grant_type_of(details.response_type)
         answer = self._early(call, details.scopes)
         if answer.error is not None:
             issuer.store.take_interaction(interaction_id, now)
@@ -413,7 +502,7 @@ class ProtocolEndpoints:
             return self._login_page(issuer, interaction, username, claims_text, str(exc))
         if issuer.store.take_interaction(interaction_id, now) is None:
             return ErrorPage(400, "invalid_request", "this login request was already answered")
-        return self._approve(issuer, issuer_url, details, username, login_claims, None)
+        return self._approve(call, issuer, issuer_url, details, username, login_claims, None)
 
     def _default_user(self, issuer: Issuer) -> str:
         if issuer.settings.default_user:
@@ -451,6 +540,7 @@ class ProtocolEndpoints:
 
     def _approve(
         self,
+        call: Call,
         issuer: Issuer,
         issuer_url: str,
         details: AuthorizationDetails,
@@ -458,6 +548,8 @@ class ProtocolEndpoints:
         login_claims: Mapping[str, Any],
         session: LoginSession | None,
     ) -> BrowserOutcome:
+        """The successful authorization response: a code (RFC 6749 §4.1.2) and/or tokens
+        (RFC 6749 §4.2.2, OIDC Core §3.2.2.5, §3.3.2.5), ``state`` and ``iss``."""
         now = self.clock.now()
         lifetimes = issuer.settings.lifetimes
         if session is None:
@@ -472,10 +564,12 @@ class ProtocolEndpoints:
                 expires_at=now + lifetimes.session,
             )
             issuer.store.put_session(session, now)
-        code = new_handle()
-        issuer.store.put_code(
-            code,
-            CodeRecord(
+        fields: list[tuple[str, str]] = []
+        code: str | None = None
+        family: str | None = None
+        if "code" in details.response_type.split():
+            code = new_handle()
+            record = CodeRecord(
                 details=details,
                 sub=session.sub,
                 user_id=session.user_id,
@@ -483,15 +577,49 @@ class ProtocolEndpoints:
                 auth_time=session.auth_time,
                 session_id=session.sid,
                 expires_at=now + lifetimes.code,
-            ),
-            now,
-        )
-        fields = [("code", code)]
+            )
+            issuer.store.put_code(code, record, now)
+            fields.append(("code", code))
+            family = record.family
+        if authz.returns_tokens(details.response_type):
+            answer = self._issue(call, issuer, issuer_url,
+                                 self._implicit_facts(issuer, details, session, code, family),
+                                 now)
+            fields.extend((name, str(value)) for name, value in answer.items())
         if details.state is not None:
             fields.append(("state", details.state))
         fields.append(("iss", issuer_url))
         change = SessionChange(issuer.name, session.id, int(session.expires_at - now))
         return authz.respond(details.redirect_uri, details.response_mode, fields, change)
+
+    def _implicit_facts(self, issuer: Issuer, details: AuthorizationDetails,
+                        session: LoginSession, code: str | None, family: str | None
+                        ) -> GrantFacts:
+        """What the authorization endpoint grants by itself (OIDC Core §3.2.2.5, §3.3.2.5):
+        no refresh token; an access token sharing the code's family, so that replaying the
+        code revokes it too (RFC 6749 §4.1.2); ``c_hash`` for the code."""
+        words = details.response_type.split()
+        client = issuer.find_client(details.client_id) or Client(id=details.client_id,
+                                                                 registered=False)
+        return GrantFacts(
+            grant_type="implicit",
+            client=client,
+            sub=session.sub,
+            scopes=details.scopes,
+            audience=details.audience or client.audience,
+            user=issuer.find_user(session.user_id),
+            login_claims=session.login_claims,
+            auth_time=session.auth_time,
+            nonce=details.nonce,
+            session_id=session.sid,
+            issue_id_token="id_token" in words,
+            issue_refresh_token=False,
+            refresh_family=family,
+            code=code,
+            issue_access_token="token" in words,
+            acr=details.acr,
+            claims_request=details.claims_request,
+        )
 
     # -- token endpoint -----------------------------------------------------------------------
     def token(self, req: TokenRequest) -> dict[str, Any]:
@@ -520,6 +648,10 @@ class ProtocolEndpoints:
             refresh = issuer.store.get_refresh(params["refresh_token"], now)
             if refresh is not None:
                 call.user, scope = refresh.user_id or refresh.sub, scope or refresh.scopes
+        elif call.grant_type == DEVICE_CODE_GRANT and params.get("device_code"):
+            device = issuer.store.devices.peek(params["device_code"])
+            if device is not None:
+                call.user, scope = device.user_id, scope or device.scopes
         return scope
 
     def _token(self, call: Call, issuer: Issuer, req: TokenRequest) -> dict[str, Any]:
@@ -533,10 +665,10 @@ class ProtocolEndpoints:
             raise UnsupportedGrantType(
                 f"grant_type {grant_type!r} is not supported; supported: " + ", ".join(GRANTS)
             )
-        client = authenticate(
-            credentials(req.params, req.authorization), issuer.find_client,
-            issuer.settings.strict,
-        )
+        trust = self._trust(issuer, req)
+        creds = credentials(req.params, req.authorization)
+        client = authenticate(creds, issuer.find_client, issuer.settings.strict,
+                              trust.client_assertion)
         call.client_id = client.id
         if client.grant_types and grant_type not in client.grant_types:
             raise UnauthorizedClient(f"client '{client.id}' may not use grant_type {grant_type!r}")
@@ -548,11 +680,38 @@ class ProtocolEndpoints:
             client=client,
             users=issuer.users,
             find_user=issuer.find_user,
+            trust=trust,
+            client_auth_method=creds.method,
         )
+        jkt = self._token_dpop(issuer, req, client, now)
+        if jkt is not None:
+            ctx = replace(ctx, dpop_jkt=jkt)
         facts = handler.handle(req.params, ctx)
+        if facts.jkt is not None and facts.jkt != jkt:
+            raise InvalidDPoPProof(
+                "this refresh token is bound to a DPoP key: send a proof signed with it"
+                if jkt is None else "this refresh token is bound to another DPoP key")
+        if jkt is not None:
+            facts = replace(facts, jkt=jkt)
         call.user = facts.user.id if facts.user is not None else facts.sub
-        return self._issue(call, issuer, self._issuer_url_for(issuer.name, req.base_url), facts,
-                           now)
+        response = self._issue(call, issuer, self._issuer_url_for(issuer.name, req.base_url),
+                               facts, now)
+        return exchange_response(response, facts, call.tokens)  # RFC 8693 §2.2.1
+
+    def _token_dpop(self, issuer: Issuer, req: TokenRequest, client: Client, now: float
+                    ) -> str | None:
+        """RFC 9449 §5: check the DPoP proof sent to the token endpoint; its key's thumbprint
+        binds the tokens.  Required for clients registered with dpop_bound_access_tokens."""
+        if req.dpop is None:
+            if client.dpop_bound_access_tokens:
+                raise InvalidDPoPProof("this client must send a DPoP proof (RFC 9449)")
+            return None
+        issuer_url = self._issuer_url_for(issuer.name, req.base_url)
+        return check_proof(
+            req.dpop, "POST", (req.base_url + req.path, issuer_url + "/token"), now,
+            issuer.dpop_replay,
+            nonces=issuer.dpop_nonces if issuer.settings.dpop_nonce else None,
+        )
 
     def _template(self, issuer_url: str, call: Call, sub: str | None, client_id: str,
                   scopes: tuple[str, ...], now: int) -> dict[str, Any]:
@@ -584,6 +743,10 @@ class ProtocolEndpoints:
     def _issue(
         self, call: Call, issuer: Issuer, issuer_url: str, facts: GrantFacts, now: float
     ) -> dict[str, Any]:
+        """Mint, sign and journal the tokens ``facts`` call for: the one path shared by the
+        token endpoint and the authorization endpoint's implicit and hybrid responses (OIDC
+        Core §3.2.2.5, §3.3.2.5).  The ID token carries ``at_hash`` when an access token comes
+        with it and ``c_hash`` for ``facts.code``."""
         lifetimes = issuer.settings.lifetimes
         client = facts.client
         key = issuer.keys.active(client.signing_alg or issuer.settings.signing_alg)
@@ -591,28 +754,33 @@ class ProtocolEndpoints:
         shaping = self._shape(call, facts.scopes, template, TOKEN_KINDS)
         seconds = int(now + shaping.skew)
         bad = shaping.bad_token
-        access_lifetime = client.access_token_lifetime or lifetimes.access_token
-        access_claims = access_token_claims(issuer_url, facts, seconds, access_lifetime,
-                                            shaping.for_token("access_token"))
-        access_token = self._token_string(
-            issuer, access_claims, key,
-            bad.kind if bad is not None and bad.token == "access_token" else None, seconds,
-            client.access_token_format or issuer.settings.access_token_format,
-        )
-        call.tokens["access_token"] = access_claims
-        exp = access_claims.get("exp")
-        response: dict[str, Any] = {
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": int(exp - seconds) if isinstance(exp, int) else access_lifetime,
-        }
-        if facts.scopes:
-            response["scope"] = " ".join(facts.scopes)
+        response: dict[str, Any] = {}
+        access_token: str | None = None
+        if facts.session_id is not None:
+            issuer.store.note_session_client(facts.session_id, client.id)
         family = facts.refresh_family or (new_handle() if facts.issue_refresh_token else None)
-        jti = access_claims.get("jti")
-        if family is not None and isinstance(jti, str):
-            expires = float(exp) if isinstance(exp, int) else now + access_lifetime
-            issuer.store.note_access_token(family, jti, expires, now)
+        if facts.issue_access_token:  # not for response_type=id_token (OIDC Core §3.2.2.5)
+            access_lifetime = client.access_token_lifetime or lifetimes.access_token
+            access_claims = access_token_claims(issuer_url, facts, seconds, access_lifetime,
+                                                shaping.for_token("access_token"))
+            access_token = self._token_string(
+                issuer, access_claims, key,
+                bad.kind if bad is not None and bad.token == "access_token" else None, seconds,
+                client.access_token_format or issuer.settings.access_token_format,
+            )
+            call.tokens["access_token"] = access_claims
+            exp = access_claims.get("exp")
+            response.update({
+                "access_token": access_token,
+                "token_type": "DPoP" if facts.jkt is not None else "Bearer",  # RFC 9449 §5
+                "expires_in": int(exp - seconds) if isinstance(exp, int) else access_lifetime,
+            })
+            if facts.scopes:
+                response["scope"] = " ".join(facts.scopes)
+            jti = access_claims.get("jti")
+            if family is not None and isinstance(jti, str):
+                expires = float(exp) if isinstance(exp, int) else now + access_lifetime
+                issuer.store.note_access_token(family, jti, expires, now)
         if facts.issue_refresh_token and family is not None:
             refresh_token = new_handle()
             lifetime = client.refresh_token_lifetime or lifetimes.refresh_token
@@ -631,6 +799,10 @@ class ProtocolEndpoints:
                     expires_at=now + lifetime,
                     issued_at=now,
                     family=family,
+                    # RFC 9449 §5: refresh tokens of public clients are bound to the DPoP key
+                    jkt=facts.jkt if client.secret is None else None,
+                    acr=facts.acr,
+                    claims_request=facts.claims_request,
                 ),
                 now,
             )
@@ -642,7 +814,8 @@ class ProtocolEndpoints:
             )
             id_claims = id_token_claims(
                 issuer_url, facts, seconds, client.id_token_lifetime or lifetimes.id_token,
-                id_key.alg, access_token=access_token, layers=shaping.for_token("id_token"),
+                id_key.alg, access_token=access_token, code=facts.code,
+                layers=shaping.for_token("id_token"),
             )
             response["id_token"] = self._token_string(
                 issuer, id_claims, id_key,
@@ -692,11 +865,13 @@ class ProtocolEndpoints:
             except (OAuthError, TokenRejected):
                 pass
         self._early_or_raise(call)
-        token = bearer_token(req.authorization, req.params if req.method == "POST" else None)
+        token, scheme = presented_token(req.authorization,
+                                        req.params if req.method == "POST" else None)
         try:
             claims = self._verify(issuer, token)
         except TokenRejected as exc:
             raise InvalidToken(str(exc)) from None
+        self._check_binding(issuer, req, token, scheme, claims, "/userinfo")
         sub = claims.get("sub")
         call.user = sub if isinstance(sub, str) else None
         client_id = claims.get("client_id")
@@ -712,12 +887,76 @@ class ProtocolEndpoints:
             time.sleep(shaping.delay)
         return answer
 
+    def _check_binding(self, issuer: Issuer, req: EndpointRequest, token: str, scheme: str,
+                       claims: Mapping[str, Any], path: str) -> None:
+        """RFC 9449 §7: a DPoP-bound token needs ``Authorization: DPoP`` and a proof by the
+        bound key (with ``ath``); an unbound token must not be presented as DPoP."""
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
+        if jkt is None:
+            if scheme == "dpop":
+                raise InvalidToken("this access token is not DPoP-bound; use Bearer")
+            return
+        challenge = f'DPoP error="invalid_token", algs="{" ".join(DPOP_ALGS)}"'
+        if scheme != "dpop":
+            raise OAuthError("this access token is DPoP-bound: send it as 'Authorization: "
+                             "DPoP' with a DPoP proof", error="invalid_token", status=401,
+                             www_authenticate=challenge)
+        if req.dpop is None:
+            raise InvalidDPoPProof("a DPoP proof is required with a DPoP-bound token",
+                                   status=401, www_authenticate=challenge)
+        now = self.clock.now()
+        proof_jkt = check_proof(
+            req.dpop, req.method, (req.base_url + req.path,
+                                   self._issuer_url_for(issuer.name, req.base_url) + path),
+            now, issuer.dpop_replay, access_token=token,
+            nonces=issuer.dpop_nonces if issuer.settings.dpop_nonce else None, status=401,
+        )
+        if proof_jkt != jkt:
+            raise InvalidDPoPProof("the DPoP proof is signed by another key than the token's",
+                                   status=401, www_authenticate=challenge)
+
     def _introspecting_client(self, issuer: Issuer, req: IntrospectRequest | RevokeRequest,
                               required: bool) -> Client | None:
         creds = credentials(req.params, req.authorization)
         if creds.client_id is None and not required and not issuer.settings.strict:
             return None
-        return authenticate(creds, issuer.find_client, issuer.settings.strict)
+        return authenticate(creds, issuer.find_client, issuer.settings.strict,
+                            self._trust(issuer, req).client_assertion)
+
+    def _trust(self, issuer: Issuer, req: EndpointRequest) -> Trust:
+        """What JWTs presented at ``req``'s endpoint are checked against (RFC 7523 §3, RFC
+        8693 §2.1): an ``aud`` of the issuer, its token endpoint or this endpoint (under the
+        public URL or the URL the request came in on), this provider's tokens, the caches."""
+        bases = dict.fromkeys((self._issuer_url_for(issuer.name, req.base_url),
+                               self._issuer_url_for(issuer.name, None)))
+        paths = ("", ENDPOINTS_BY_NAME["token"].path, ENDPOINTS_BY_NAME[req.endpoint].path)
+        return Trust(
+            audiences=tuple(dict.fromkeys(base + path for base in bases for path in paths)),
+            now=self.clock.now(),
+            caches=issuer.assertions,
+            own_token=lambda token: self._own_token(issuer, req.base_url, token),
+        )
+
+    def _own_token(self, issuer: Issuer, base_url: str, token: str) -> dict[str, Any] | None:
+        """Claims of a live token of this provider: an opaque access token of ``issuer``, or a
+        JWT whose ``iss`` is one of the provider's issuers (verified with that issuer's keys);
+        None for a JWT another party issued; `TokenRejected` otherwise."""
+        if token.count(".") != 2:
+            return self._verify(issuer, token)
+        try:
+            iss = peek(token)[1].get("iss")
+        except AssertionRejected as exc:
+            raise TokenRejected(str(exc)) from None
+        name = iss.rsplit("/", 1)[-1] if isinstance(iss, str) else ""
+        if not name or iss not in (self._issuer_url_for(name, base_url),
+                                   self._issuer_url_for(name, None)):
+            return None
+        try:
+            target = self.issuer(name)
+        except NotFound:
+            return None
+        return self._verify(target, token)
 
     def _peek_client(self, call: Call, req: EndpointRequest) -> None:
         try:
@@ -758,7 +997,9 @@ class ProtocolEndpoints:
             return {"active": False}
         sub = claims.get("sub")
         call.user = sub if isinstance(sub, str) else None
-        return {"active": True, "token_type": "Bearer", **claims}
+        cnf = claims.get("cnf")
+        token_type = "DPoP" if isinstance(cnf, dict) and "jkt" in cnf else "Bearer"
+        return {"active": True, "token_type": token_type, **claims}
 
     def revoke(self, req: RevokeRequest) -> None:
         """RFC 7009: revoke an access or refresh token; unknown tokens are not an error."""
@@ -819,6 +1060,7 @@ class ProtocolEndpoints:
             client_id = req.params.get("client_id")
         except InvalidRequest as exc:
             return ErrorPage(400, exc.error, exc.description)
+        hint_sid: str | None = None
         if hint is not None:
             try:
                 hint_claims = verify(hint, issuer.keys, float("-inf"), check_times=False)
@@ -828,6 +1070,8 @@ class ProtocolEndpoints:
             client_id = client_id or (aud if isinstance(aud, str) else None)
             sub = hint_claims.get("sub")
             call.user = sub if isinstance(sub, str) else None
+            sid_claim = hint_claims.get("sid")
+            hint_sid = sid_claim if isinstance(sid_claim, str) else None
         call.client_id = client_id
         change = SessionChange(issuer.name, None)
         if redirect_uri is not None:
@@ -844,12 +1088,51 @@ class ProtocolEndpoints:
             if (issuer.settings.strict or (client is not None and client.strict)) and not allowed:
                 return ErrorPage(400, "invalid_request",
                                  "post_logout_redirect_uri is not registered (strict)")
-        issuer.store.end_session(req.session_id)
-        if redirect_uri is None:
-            return SignedOutPage(issuer.name, change)
-        query = urlencode([("state", state)]) if state is not None else ""
-        sep = "&" if "?" in redirect_uri else "?"
-        return Redirect(redirect_uri + (sep + query if query else ""), change)
+        issuer_url = self._issuer_url_for(issuer.name, req.base_url)
+        frontchannel = self._notify_logout(call, issuer, issuer_url, req.session_id,
+                                           hint_sid, client_id)
+        target = None
+        if redirect_uri is not None:
+            query = urlencode([("state", state)]) if state is not None else ""
+            sep = "&" if "?" in redirect_uri else "?"
+            target = redirect_uri + (sep + query if query else "")
+        if target is not None and not frontchannel:
+            return Redirect(target, change)
+        return SignedOutPage(issuer.name, change, frontchannel, target)
+
+    def _notify_logout(self, call: Call, issuer: Issuer, issuer_url: str,
+                       session_id: str | None, hint_sid: str | None,
+                       hint_client: str | None) -> tuple[str, ...]:
+        """End the login session (from the cookie, else the id_token_hint's ``sid``), send
+        back-channel logout tokens, and return the front-channel URLs to load."""
+        now = self.clock.now()
+        session = issuer.store.end_session(session_id)
+        if session is None and hint_sid is not None:
+            found = issuer.store.session_by_sid(hint_sid, now)
+            session = issuer.store.end_session(found.id) if found is not None else None
+        sid = session.sid if session is not None else hint_sid
+        sub = session.sub if session is not None else call.user
+        clients = issuer.store.take_session_clients(sid) if sid is not None else set()
+        if hint_client:
+            clients.add(hint_client)
+        frontchannel: list[str] = []
+        for client_id in sorted(clients):
+            client = issuer.find_client(client_id)
+            if client is None:
+                continue
+            if client.backchannel_logout_uri:
+                claims = logout_token_claims(issuer_url, client.id, sub, sid, int(now))
+                alg = (client.id_token_signed_response_alg or client.signing_alg
+                       or issuer.settings.signing_alg)
+                token = sign(claims, issuer.keys.active(alg), "logout+jwt")
+                delivery = deliver(client.id, client.backchannel_logout_uri, token)
+                call.tokens[f"logout_token:{client.id}"] = {
+                    **claims, "delivered_status": delivery.status, "delivery_error":
+                    delivery.error}
+            if client.frontchannel_logout_uri:
+                frontchannel.append(frontchannel_url(client.frontchannel_logout_uri,
+                                                     issuer_url, sid))
+        return tuple(frontchannel)
 
 
 def _redirect_fields(location: str) -> dict[str, str]:
@@ -859,13 +1142,16 @@ def _redirect_fields(location: str) -> dict[str, str]:
     return dict(parse_qsl(parts.fragment or parts.query))
 
 
-def bearer_token(authorization: str | None, form: Any | None) -> str:
-    """RFC 6750 §2.1 header or §2.2 form body; missing → 401 ``invalid_request`` w/o detail."""
+def presented_token(authorization: str | None, form: Any | None) -> tuple[str, str]:
+    """The access token and its scheme (``bearer`` or ``dpop``): RFC 6750 §2.1 header or
+    §2.2 form body, or RFC 9449 §7.1 ``Authorization: DPoP``; missing → 401 without detail."""
     header_token = None
+    scheme = "bearer"
     if authorization:
         scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise InvalidToken("expected 'Authorization: Bearer <token>'")
+        scheme = scheme.lower()
+        if scheme not in ("bearer", "dpop") or not value.strip():
+            raise InvalidToken("expected 'Authorization: Bearer <token>' (or DPoP <token>)")
         header_token = value.strip()
     form_token = form.get("access_token") if form is not None else None
     if header_token and form_token:
@@ -874,7 +1160,12 @@ def bearer_token(authorization: str | None, form: Any | None) -> str:
     if not token:
         raise OAuthError("missing bearer access token", error="invalid_request", status=401,
                          www_authenticate='Bearer realm="mockidp"')
-    return str(token)
+    return str(token), scheme
+
+
+def bearer_token(authorization: str | None, form: Any | None) -> str:
+    """The access token of a request (see `presented_token`)."""
+    return presented_token(authorization, form)[0]
 
 
 def parse_login_claims(text: str) -> dict[str, Any]:

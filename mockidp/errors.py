@@ -23,7 +23,8 @@ class OAuthError(Exception):
     """A protocol error with its exact RFC error code and HTTP status.
 
     ``www_authenticate`` is the value for a ``WWW-Authenticate`` header, when the error needs
-    one (RFC 6749 §5.2 for ``invalid_client`` over Basic, RFC 6750 §3 for bearer tokens).
+    one (RFC 6749 §5.2 for ``invalid_client`` over Basic, RFC 6750 §3 for bearer tokens);
+    ``headers`` are other response headers it needs (``DPoP-Nonce``, RFC 9449 §8).
     """
 
     error = "invalid_request"
@@ -36,8 +37,10 @@ class OAuthError(Exception):
         error: str | None = None,
         status: int | None = None,
         www_authenticate: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(description)
+        self.headers = dict(headers or {})
         if error is not None:
             self.error = error
         if status is not None:
@@ -94,6 +97,43 @@ class UnsupportedTokenType(OAuthError):
     """RFC 7009 §2.2.1 ``unsupported_token_type``."""
 
     error = "unsupported_token_type"
+
+
+class AuthorizationPending(OAuthError):
+    """RFC 8628 §3.5 ``authorization_pending``: the user has not answered yet; keep polling."""
+
+    error = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    """RFC 8628 §3.5 ``slow_down``: still pending, and polled too fast; the interval for this
+    device code grows by 5 seconds."""
+
+    error = "slow_down"
+
+
+class ExpiredToken(OAuthError):
+    """RFC 8628 §3.5 ``expired_token``: the device code expired before it was approved."""
+
+    error = "expired_token"
+
+
+class AccessDenied(OAuthError):
+    """RFC 8628 §3.5 ``access_denied``: the user denied the device authorization request."""
+
+    error = "access_denied"
+
+
+class InvalidRedirectUri(OAuthError):
+    """RFC 7591 §3.2.2 ``invalid_redirect_uri``: a registered redirect URI is unusable."""
+
+    error = "invalid_redirect_uri"
+
+
+class InvalidClientMetadata(OAuthError):
+    """RFC 7591 §3.2.2 ``invalid_client_metadata``: a client metadata field is invalid."""
+
+    error = "invalid_client_metadata"
 
 
 class InvalidToken(OAuthError):

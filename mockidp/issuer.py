@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
+from .assertions import AssertionCaches
+from .dpop import Nonces, ReplayCache
 from .keys import KeySet
 from .model import Client, User
 from .settings import IssuerSettings
@@ -25,6 +29,10 @@ class Issuer:
         self.store = IssuerStore()
         self.users: Mapping[str, User] = settings.users
         self.clients: Mapping[str, Client] = settings.clients
+        self._clients_lock = threading.Lock()
+        self.dpop_nonces = Nonces()
+        self.dpop_replay = ReplayCache()
+        self.assertions = AssertionCaches()  # RFC 7523 jti replay cache, jwks_uri cache
 
     def find_user(self, user_id: str) -> User | None:
         return self.users.get(user_id)
@@ -32,8 +40,14 @@ class Issuer:
     def find_client(self, client_id: str) -> Client | None:
         return self.clients.get(client_id)
 
+    def put_client(self, client: Client) -> None:
+        """Add or replace a run-time client; concurrent additions are all kept."""
+        with self._clients_lock:
+            self.clients = MappingProxyType({**self.clients, client.id: client})
+
     def reset(self) -> None:
         """Back to the config baseline; keys stay."""
         self.store.clear()
+        self.assertions.clear()
         self.users = self.settings.users
         self.clients = self.settings.clients

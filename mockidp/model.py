@@ -43,12 +43,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("oauth_metadata", "/.well-known/oauth-authorization-server", ("GET",), cors=True),
     Endpoint("jwks", "/jwks", ("GET",), cors=True),
     Endpoint("authorize", "/authorize", ("GET", "POST"), browser=True),
+    Endpoint("par", "/par", ("POST",), cors=True),
     Endpoint("login", "/authorize/login", ("POST",), browser=True),
     Endpoint("token", "/token", ("POST",), cors=True),
     Endpoint("userinfo", "/userinfo", ("GET", "POST"), cors=True),
     Endpoint("introspect", "/introspect", ("POST",), cors=True),
     Endpoint("revoke", "/revoke", ("POST",), cors=True),
     Endpoint("endsession", "/endsession", ("GET", "POST"), browser=True),
+    Endpoint("device_authorization", "/device_authorization", ("POST",), cors=True),
+    Endpoint("device", "/device", ("GET", "POST"), browser=True),
+    Endpoint("register", "/register", ("POST",), cors=True),
 )
 ENDPOINTS_BY_NAME: Mapping[str, Endpoint] = MappingProxyType({e.name: e for e in ENDPOINTS})
 
@@ -139,6 +143,10 @@ class Params:
     def __contains__(self, name: object) -> bool:
         return name in self._values
 
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """Every (name, value) pair, in order per name (to store a request and rebuild it)."""
+        return tuple((k, v) for k, values in self._values.items() for v in values)
+
     def single(self) -> dict[str, str]:
         """The first value of every parameter (for matching and templates)."""
         return {k: v[0] for k, v in self._values.items() if v}
@@ -160,6 +168,7 @@ class EndpointRequest:
     path: str = ""
     authorization: str | None = None
     session_id: str | None = None
+    dpop: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,13 @@ class JwksRequest(EndpointRequest):
 @dataclass(frozen=True)
 class AuthorizeRequest(EndpointRequest):
     endpoint: ClassVar[str] = "authorize"
+
+
+@dataclass(frozen=True)
+class PushedAuthorizationRequest(EndpointRequest):
+    """RFC 9126 §2.1: an authorization request pushed to ``/par`` by an authenticated client."""
+
+    endpoint: ClassVar[str] = "par"
 
 
 @dataclass(frozen=True)
@@ -207,6 +223,28 @@ class RevokeRequest(EndpointRequest):
 @dataclass(frozen=True)
 class EndSessionRequest(EndpointRequest):
     endpoint: ClassVar[str] = "endsession"
+
+
+@dataclass(frozen=True)
+class DeviceAuthorizationRequest(EndpointRequest):
+    endpoint: ClassVar[str] = "device_authorization"
+
+
+@dataclass(frozen=True)
+class DeviceRequest(EndpointRequest):
+    """The verification page (RFC 8628 §3.3): ``user_code``, then the login step's fields."""
+
+    endpoint: ClassVar[str] = "device"
+
+
+@dataclass(frozen=True)
+class RegistrationRequest(EndpointRequest):
+    """RFC 7591 §3.1: ``metadata`` is the decoded JSON body (any JSON value), or None with
+    ``body_error`` saying why the body could not be read as JSON."""
+
+    endpoint: ClassVar[str] = "register"
+    metadata: Any = None
+    body_error: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,17 +302,51 @@ class ErrorPage:
 
 @dataclass(frozen=True)
 class SignedOutPage:
-    """Shown after end-session when there is nowhere to redirect to."""
+    """Shown after end-session: loads each client's front-channel logout URL in an iframe,
+    then goes on to ``redirect`` when there is one."""
 
     issuer: str
     session: SessionChange | None = None
+    frontchannel: tuple[str, ...] = ()
+    redirect: str | None = None
 
 
 BrowserOutcome = Redirect | FormPost | LoginPage | ErrorPage | SignedOutPage
 
 
+@dataclass(frozen=True)
+class DevicePage:
+    """The device verification page (RFC 8628 §3.3) at one of its steps: ``code`` (enter the
+    user code), ``login`` (username, claims, Approve/Deny) or ``done`` (``approved`` or not)."""
+
+    issuer: str
+    step: str
+    user_code: str = ""
+    client_id: str = ""
+    scope: str = ""
+    users: tuple[str, ...] = ()
+    username: str = ""
+    claims_text: str = ""
+    approved: bool = False
+    error: str | None = None
+    status: int = 200
+
+
 # ---------------------------------------------------------------------------------------------
 # Grant facts: what a grant handler establishes; the claims pipeline turns them into tokens.
+
+@dataclass(frozen=True)
+class ClaimsRequest:
+    """The OIDC Core §5.5 ``claims`` request parameter, validated.
+
+    ``userinfo`` and ``id_token`` map each requested claim name to its request (None, or a
+    mapping with ``essential``, ``value`` or ``values``).  A requested claim the user has is
+    returned in that answer even when no requested scope covers it.
+    """
+
+    userinfo: Mapping[str, Mapping[str, Any] | None] = field(default_factory=lambda: EMPTY)
+    id_token: Mapping[str, Mapping[str, Any] | None] = field(default_factory=lambda: EMPTY)
+
 
 @dataclass(frozen=True)
 class GrantFacts:
@@ -294,3 +366,10 @@ class GrantFacts:
     issue_refresh_token: bool = False
     refresh_family: str | None = None
     code: str | None = None
+    issue_access_token: bool = True
+    acr: str | None = None
+    claims_request: ClaimsRequest | None = None
+    jkt: str | None = None  # RFC 9449: the DPoP key the access token is bound to
+    # RFC 8693 §2.2.1: the token type a token exchange issues (None: an ordinary response)
+    issued_token_type: str | None = None
+    act: Mapping[str, Any] | None = None  # RFC 8693 §4.1: the actor (a JSON object)

@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 from .badtokens import BAD_TOKEN_KINDS, make_bad
 from .claims import ClaimLayer, access_token_claims
 from .clock import Clock
+from .device_flow import DeviceFlowEndpoints
 from .endpoints import ProtocolEndpoints, bearer_token, parse_login_claims
 from .errors import MockIdPError, NotFound
 from .issuer import Issuer
 from .journal import Exchange, Journal
 from .model import Client, EndpointRequest, GrantFacts, User
+from .registration import RegistrationEndpoints
 from .rules import Rule, RuleBook, parse_rule
 from .settings import (
     ISSUER_NAME,
@@ -49,7 +51,7 @@ MAX_ISSUERS = 1000
 MAX_SKEW = 100 * 366 * 86400
 
 
-class MockIdP(ProtocolEndpoints):
+class MockIdP(DeviceFlowEndpoints, RegistrationEndpoints, ProtocolEndpoints):
     """A mock OAuth 2.0 / OpenID Connect provider.
 
     ``config`` is a path to a TOML/JSON file, a mapping of the same shape, or `Settings`.
@@ -219,8 +221,7 @@ class MockIdP(ProtocolEndpoints):
         ``claims``, ``audience``, ``*_lifetime``, ``signing_alg``, ``strict``...
         """
         client = client_from_args(client_id, {"secret": secret, **spec})
-        target = self.issuer(issuer)
-        target.clients = MappingProxyType({**target.clients, client.id: client})
+        self.issuer(issuer).put_client(client)
         return client
 
     def remove_client(self, client_id: str, *, issuer: str = "default") -> bool:

@@ -12,6 +12,7 @@ Shape (all keys optional)::
     strict = false                    # registered clients only, secrets, exact redirects, PKCE
     rotate_refresh_tokens = true      # each refresh revokes the presented refresh token
     access_token_lifetime = 3600      # seconds, also id_token_, refresh_token_, code_, session_
+    device_code_lifetime = 600        # RFC 8628 expires_in; device_poll_interval = 5 (interval)
     journal_size = 1000               # exchanges kept in the journal (a ring buffer)
     clock = { skew = 0 }              # or { freeze = "2030-01-01T00:00:00Z" }
     [[rules]]                         # scripted behaviour, see mockidp.rules
@@ -46,6 +47,7 @@ SIGNING_ALGS: tuple[str, ...] = (
 )
 GRANT_TYPES: tuple[str, ...] = (
     "authorization_code",
+    "implicit",  # OIDC Registration §2: response types with token or id_token
     "refresh_token",
     "client_credentials",
     "password",
@@ -62,7 +64,7 @@ PKCE_METHODS: tuple[str, ...] = ("S256", "plain")
 PROTECTED_CLAIMS: frozenset[str] = frozenset(
     {
         "iss", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "azp",
-        "at_hash", "c_hash", "client_id", "scope", "sid", "cnf",
+        "at_hash", "c_hash", "client_id", "scope", "sid", "cnf", "act",
     }
 )
 ISSUER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$")
@@ -74,6 +76,7 @@ LIFETIME_KEYS = (
     "refresh_token_lifetime",
     "code_lifetime",
     "session_lifetime",
+    "device_code_lifetime",
 )
 DEFAULT_LIFETIMES = {
     "access_token_lifetime": 3600,
@@ -81,6 +84,7 @@ DEFAULT_LIFETIMES = {
     "refresh_token_lifetime": 86400,
     "code_lifetime": 60,
     "session_lifetime": 36000,
+    "device_code_lifetime": 600,
 }
 _ISSUER_KEYS = (
     "interactive_login",
@@ -92,6 +96,8 @@ _ISSUER_KEYS = (
     "require_pkce",
     "pkce_methods",
     "require_nonce",
+    "device_poll_interval",
+    "dpop_nonce",
     *LIFETIME_KEYS,
 )
 _USER_KEYS = ("claims", "password")
@@ -113,6 +119,7 @@ class Lifetimes:
     refresh_token: int = 86400
     code: int = 60
     session: int = 36000
+    device_code: int = 600  # RFC 8628 §3.2 expires_in
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,8 @@ class IssuerSettings:
     require_pkce: bool = False
     pkce_methods: tuple[str, ...] = PKCE_METHODS
     require_nonce: bool = False
+    device_poll_interval: int = 5  # RFC 8628 §3.2 interval
+    dpop_nonce: bool = False  # RFC 9449 §8: require server-issued DPoP nonces
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     users: Mapping[str, User] = field(default_factory=lambda: EMPTY)
     clients: Mapping[str, Client] = field(default_factory=lambda: EMPTY)
@@ -180,6 +189,8 @@ class Settings:
             require_pkce=merged.get("require_pkce", merged.get("strict", False)),
             pkce_methods=tuple(merged.get("pkce_methods", PKCE_METHODS)),
             require_nonce=merged.get("require_nonce", merged.get("strict", False)),
+            dpop_nonce=merged.get("dpop_nonce", False),
+            device_poll_interval=merged.get("device_poll_interval", 5),
             lifetimes=lifetimes,
             users=MappingProxyType(users),
             clients=MappingProxyType(clients),
@@ -433,7 +444,8 @@ def _issuer_fields(check: _Checker, data: Mapping[str, Any], prefix: str) -> Map
         out["default_user"] = check.string(data["default_user"], prefix + "default_user")
     if "signing_alg" in data:
         out["signing_alg"] = check.alg(data["signing_alg"], prefix + "signing_alg")
-    for key in ("strict", "rotate_refresh_tokens", "require_pkce", "require_nonce"):
+    for key in ("strict", "rotate_refresh_tokens", "require_pkce", "require_nonce",
+                "dpop_nonce"):
         if key in data:
             out[key] = check.boolean(data[key], prefix + key)
     if "access_token_format" in data:
@@ -442,7 +454,7 @@ def _issuer_fields(check: _Checker, data: Mapping[str, Any], prefix: str) -> Map
     if "pkce_methods" in data:
         out["pkce_methods"] = check.choices(data["pkce_methods"], PKCE_METHODS,
                                             prefix + "pkce_methods")
-    for key in LIFETIME_KEYS:
+    for key in (*LIFETIME_KEYS, "device_poll_interval"):
         if key in data:
             out[key] = check.seconds(data[key], prefix + key)
     return MappingProxyType(out)

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from .device import DeviceStore
+from .model import ClaimsRequest
+
 _SWEEP_EVERY = 256
 
 
@@ -38,6 +41,9 @@ class AuthorizationDetails:
     audience: tuple[str, ...] = ()
     prompt: tuple[str, ...] = ()
     login_hint: str | None = None
+    max_age: int | None = None
+    acr: str | None = None
+    claims_request: ClaimsRequest | None = None
 
 
 @dataclass
@@ -72,6 +78,9 @@ class RefreshRecord:
     issued_at: float
     family: str
     revoked: bool = False
+    acr: str | None = None
+    jkt: str | None = None
+    claims_request: ClaimsRequest | None = None
 
 
 @dataclass
@@ -101,6 +110,15 @@ class Interaction:
 
     id: str
     details: AuthorizationDetails
+    expires_at: float
+
+
+@dataclass
+class PushedRequest:
+    """A pushed authorization request (RFC 9126 §2.2): its parameters, for one use."""
+
+    client_id: str
+    params: tuple[tuple[str, str], ...]
     expires_at: float
 
 
@@ -150,7 +168,10 @@ class IssuerStore:
         self._family_tokens: dict[str, list[tuple[str, float]]] = {}
         self._family_inserts = 0
         self._sessions: _Expiring[LoginSession] = _Expiring()
+        self._session_clients: dict[str, set[str]] = {}
         self._interactions: _Expiring[Interaction] = _Expiring()
+        self._pushed: _Expiring[PushedRequest] = _Expiring()
+        self.devices = DeviceStore()  # RFC 8628 device authorization requests (own lock)
 
     def clear(self) -> None:
         """Forget everything (used by `MockIdP.reset`)."""
@@ -168,6 +189,8 @@ class IssuerStore:
                 "grant_families": len(self._family_tokens),
                 "sessions": len(self._sessions),
                 "interactions": len(self._interactions),
+                "pushed_requests": len(self._pushed),
+                "device_authorizations": len(self.devices),
             }
 
     # -- authorization codes ------------------------------------------------------------------
@@ -289,6 +312,28 @@ class IssuerStore:
         with self._lock:
             return self._sessions.get(session_id, now)
 
+    def note_session_client(self, sid: str, client_id: str) -> None:
+        """Remember that ``client_id`` got tokens in login session ``sid`` (for logout)."""
+        with self._lock:
+            if sid not in self._session_clients and len(self._session_clients) >= 4096:
+                live = {session.sid for session in self._sessions.items.values()}
+                self._session_clients = {k: v for k, v in self._session_clients.items()
+                                         if k in live}
+            clients = self._session_clients.setdefault(sid, set())
+            if len(clients) < 100:
+                clients.add(client_id)
+
+    def session_by_sid(self, sid: str, now: float) -> LoginSession | None:
+        with self._lock:
+            for session in self._sessions.items.values():
+                if session.sid == sid and now < session.expires_at:
+                    return session
+            return None
+
+    def take_session_clients(self, sid: str) -> set[str]:
+        with self._lock:
+            return self._session_clients.pop(sid, set())
+
     def end_session(self, session_id: str | None) -> LoginSession | None:
         if not session_id:
             return None
@@ -310,4 +355,25 @@ class IssuerStore:
             if found is not None:
                 del self._interactions.items[interaction_id]
             return found
+
+    # -- pushed authorization requests (RFC 9126) ---------------------------------------------
+    def put_pushed(self, request_uri: str, pushed: PushedRequest, now: float) -> None:
+        with self._lock:
+            self._pushed.put(request_uri, pushed, now)
+
+    def take_pushed(
+        self, request_uri: str, client_id: str | None, now: float
+    ) -> tuple[PushedRequest | None, str]:
+        """Use a pushed request once (RFC 9126 §4); (None, why) when it cannot be used.
+
+        A request_uri presented by another client is refused and left for its own client.
+        """
+        with self._lock:
+            found = self._pushed.get(request_uri, now)
+            if found is None:
+                return None, "request_uri is unknown, expired or already used"
+            if found.client_id != client_id:
+                return None, "request_uri was pushed by another client"
+            del self._pushed.items[request_uri]
+            return found, ""
 

@@ -168,7 +168,7 @@ def test_single_registered_redirect_uri_may_be_omitted(mockidp: MockIdP) -> None
 
 @pytest.mark.parametrize("params, error", [
     ({"response_type": None}, "invalid_request"),
-    ({"response_type": "token"}, "unsupported_response_type"),
+    ({"response_type": "none"}, "unsupported_response_type"),
     ({"response_mode": "web_message"}, "invalid_request"),
     ({"code_challenge_method": "S256"}, "invalid_request"),
     ({"code_challenge": "a" * 43, "code_challenge_method": "S512"}, "invalid_request"),
@@ -200,7 +200,7 @@ def test_strict_client_requires_pkce(mockidp: MockIdP) -> None:
 
 
 def test_error_in_fragment_mode_goes_in_fragment(mockidp: MockIdP) -> None:
-    response = authorize(mockidp, **{**BASE, "response_type": "token"},
+    response = authorize(mockidp, **{**BASE, "response_type": "none"},
                          response_mode="fragment")
     assert fragment_of(response.headers["Location"])["error"] == "unsupported_response_type"
 

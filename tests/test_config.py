@@ -36,7 +36,7 @@ def test_json_config_equivalent(tmp_path: Path) -> None:
     ('[clients.web]\nredirect_uris = ["not a url"]', "clients.web.redirect_uris[0]",
      "absolute http(s) URL"),
     ("[clients.web]\nsecret = 5", "clients.web.secret", "non-empty string"),
-    ('[clients.web]\ngrant_types = ["implicit"]', "clients.web.grant_types[0]", "one of"),
+    ('[clients.web]\ngrant_types = ["magic"]', "clients.web.grant_types[0]", "one of"),
     ("[clients.web]\nredirect = 1", "clients.web.redirect", "unknown field"),
     ("[users.al]\nclaims = { exp = 5 }", "users.al.claims.exp", "set by the provider"),
     ("[users.al]\nclaims = 3", "users.al.claims", "table"),

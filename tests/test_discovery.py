@@ -23,20 +23,27 @@ def test_openid_configuration_is_truthful(mockidp: MockIdP) -> None:
         "end_session_endpoint": "/endsession",
     }.items():
         assert doc[key] == issuer + path
-    assert doc["response_types_supported"] == ["code"]
+    assert doc["response_types_supported"] == [
+        "code", "token", "id_token", "id_token token", "code id_token", "code token",
+        "code id_token token"]
     assert doc["response_modes_supported"] == ["query", "fragment", "form_post"]
     assert set(doc["grant_types_supported"]) == {
-        "authorization_code", "refresh_token", "client_credentials", "password"
+        "authorization_code", "implicit", "refresh_token", "client_credentials", "password",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     }
     assert doc["code_challenge_methods_supported"] == ["S256", "plain"]
     assert doc["id_token_signing_alg_values_supported"] == [
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
     assert doc["token_endpoint_auth_methods_supported"] == [
-        "client_secret_basic", "client_secret_post", "none"
+        "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt",
+        "none"
     ]
     # Features that do not work yet must be declared off, not left to defaults.
     assert doc["request_uri_parameter_supported"] is False
-    assert doc["claims_parameter_supported"] is False
+    assert doc["request_parameter_supported"] is False
+    assert doc["claims_parameter_supported"] is True
     # Every advertised endpoint answers something other than 404.
     for key in ("jwks_uri", "userinfo_endpoint", "token_endpoint"):
         assert requests.get(doc[key]).status_code != 404

@@ -8,8 +8,11 @@ from types import MappingProxyType
 from .authorization_code import AuthorizationCodeGrant
 from .base import GrantContext, GrantHandler
 from .client_credentials import ClientCredentialsGrant
+from .device_code import DeviceCodeGrant
+from .jwt_bearer import JwtBearerGrant
 from .password import PasswordGrant
 from .refresh_token import RefreshTokenGrant
+from .token_exchange import TokenExchangeGrant
 
 GRANTS: Mapping[str, GrantHandler] = MappingProxyType(
     {
@@ -19,6 +22,9 @@ GRANTS: Mapping[str, GrantHandler] = MappingProxyType(
             RefreshTokenGrant(),
             ClientCredentialsGrant(),
             PasswordGrant(),
+            DeviceCodeGrant(),
+            JwtBearerGrant(),
+            TokenExchangeGrant(),
         )
     }
 )

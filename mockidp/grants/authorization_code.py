@@ -84,4 +84,6 @@ class AuthorizationCodeGrant:
             issue_id_token="openid" in details.scopes,
             issue_refresh_token=wants_refresh_token(ctx.client),
             refresh_family=record.family,
+            acr=details.acr,
+            claims_request=details.claims_request,
         )

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..assertions import Trust
 from ..model import Client, GrantFacts, Params, User
 from ..settings import IssuerSettings
 from ..store import IssuerStore
@@ -25,6 +26,9 @@ class GrantContext:
     client: Client
     users: Mapping[str, User]
     find_user: Callable[[str], User | None]
+    dpop_jkt: str | None = None  # RFC 9449: thumbprint of the request's DPoP proof key
+    trust: Trust | None = None  # checks presented JWTs (RFC 7523 §2.1, RFC 8693)
+    client_auth_method: str | None = None  # how the client authenticated (RFC 6749 §2.3)
 
 
 class GrantHandler(Protocol):

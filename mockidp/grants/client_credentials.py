@@ -6,6 +6,7 @@ No refresh token is issued (§4.4.3) and no ID token (there is no user).
 
 from __future__ import annotations
 
+from ..assertions import JWT_METHODS
 from ..errors import UnauthorizedClient
 from ..model import GrantFacts, Params
 from .base import GrantContext, requested_audience, requested_scopes
@@ -18,7 +19,8 @@ class ClientCredentialsGrant:
 
     def handle(self, params: Params, ctx: GrantContext) -> GrantFacts:
         client = ctx.client
-        if client.registered and client.secret is None:
+        if client.registered and client.secret is None \
+                and ctx.client_auth_method not in JWT_METHODS:  # private_key_jwt: confidential
             raise UnauthorizedClient(
                 f"client '{client.id}' is public (no secret); client_credentials needs a "
                 "confidential client"

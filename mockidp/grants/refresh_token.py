@@ -8,6 +8,7 @@ be asked for; a wider one is ``invalid_scope``.
 
 from __future__ import annotations
 
+from ..dpop import InvalidDPoPProof
 from ..errors import InvalidGrant, InvalidRequest, InvalidScope
 from ..model import GrantFacts, Params
 from .base import GrantContext, requested_scopes
@@ -23,6 +24,13 @@ class RefreshTokenGrant:
         if token is None:
             raise InvalidRequest("missing 'refresh_token'")
         scopes = requested_scopes(params)
+        bound = ctx.store.get_refresh(token, ctx.now)
+        if bound is not None and bound.client_id == ctx.client.id and bound.jkt is not None \
+                and bound.jkt != ctx.dpop_jkt:
+            # RFC 9449 §5: checked before rotation, so a bad proof does not burn the token
+            raise InvalidDPoPProof(
+                "this refresh token is bound to a DPoP key: send a proof signed with it"
+                if ctx.dpop_jkt is None else "this refresh token is bound to another DPoP key")
         record, problem = ctx.store.use_refresh(
             token, ctx.now, ctx.client.id, rotate=ctx.settings.rotate_refresh_tokens
         )
@@ -49,4 +57,7 @@ class RefreshTokenGrant:
             issue_id_token="openid" in scopes,
             issue_refresh_token=ctx.settings.rotate_refresh_tokens,
             refresh_family=record.family,
+            jkt=record.jkt,
+            acr=record.acr,
+            claims_request=record.claims_request,
         )

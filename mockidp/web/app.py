@@ -21,22 +21,27 @@ from ..model import (
     ENDPOINTS,
     ENDPOINTS_BY_NAME,
     AuthorizeRequest,
+    DeviceAuthorizationRequest,
+    DeviceRequest,
     DiscoveryRequest,
     EndpointRequest,
     EndSessionRequest,
     IntrospectRequest,
     JwksRequest,
     LoginRequest,
+    PushedAuthorizationRequest,
+    RegistrationRequest,
     RevokeRequest,
     TokenRequest,
     UserinfoRequest,
 )
 from ..provider import MockIdP
 from .control import create_control_blueprint
-from .parsing import request_params
+from .parsing import json_body, request_params, string_members
 from .render import (
     SESSION_COOKIE,
     browser_response,
+    device_response,
     error_page,
     json_response,
     oauth_error_response,
@@ -66,6 +71,7 @@ def _build(kind: type[EndpointRequest], issuer: str) -> Any:
         path=request.path,
         authorization=request.headers.get("Authorization"),
         session_id=request.cookies.get(SESSION_COOKIE),
+        dpop=request.headers.get("DPoP"),
     )
 
 
@@ -91,6 +97,10 @@ def create_app(idp: MockIdP) -> Flask:
         outcome = idp.authorize(_build(AuthorizeRequest, issuer))
         return browser_response(outcome, issuer, after_post=request.method == "POST")
 
+    def par(issuer: str) -> Response:
+        answer = idp.pushed_authorization(_build(PushedAuthorizationRequest, issuer))
+        return json_response(answer, 201, no_store=True)  # RFC 9126 §2.2: 201 Created
+
     def login(issuer: str) -> Response:
         return browser_response(idp.login(_build(LoginRequest, issuer)), issuer, True)
 
@@ -111,17 +121,39 @@ def create_app(idp: MockIdP) -> Flask:
         outcome = idp.end_session(_build(EndSessionRequest, issuer))
         return browser_response(outcome, issuer, after_post=request.method == "POST")
 
+    def device_authorization(issuer: str) -> Response:
+        answer = idp.device_authorization(_build(DeviceAuthorizationRequest, issuer))
+        return json_response(answer, no_store=True)
+
+    def device(issuer: str) -> Response:
+        return device_response(idp.device_verification(_build(DeviceRequest, issuer)), issuer)
+
+    def register(issuer: str) -> Response:
+        metadata, problem = json_body(request)
+        request._mockidp_seen = True  # type: ignore[attr-defined]  # the core journals it now
+        registration = RegistrationRequest(
+            issuer=issuer, base_url=_base_url(), method=request.method,
+            params=string_members(metadata), path=request.path,
+            authorization=request.headers.get("Authorization"), metadata=metadata,
+            body_error=problem,
+        )
+        return json_response(idp.register(registration), 201, no_store=True)  # RFC 7591 §3.2.1
+
     views: dict[str, Callable[[str], Response]] = {
         "discovery": discovery,
         "oauth_metadata": oauth_metadata,
         "jwks": jwks,
         "authorize": authorize,
+        "par": par,
         "login": login,
         "token": token,
         "userinfo": userinfo,
         "introspect": introspect,
         "revoke": revoke,
         "endsession": endsession,
+        "device_authorization": device_authorization,
+        "device": device,
+        "register": register,
     }
     for endpoint in ENDPOINTS:
         app.add_url_rule(

@@ -280,6 +280,20 @@ def create_control_blueprint(idp: MockIdP) -> Blueprint:
         removed = idp.retire_keys(_issuer_arg(body), body.get("kid"))
         return json_response({"retired": removed, "keys": idp.keys(_issuer_arg(body))})
 
+    # -- device flow (RFC 8628) ---------------------------------------------------------------
+    @bp.post("/device/approve")
+    def approve_device() -> Response:
+        body = _body()
+        _only(body, ("user_code", "user", "claims", "issuer"), "device")
+        return json_response(idp.approve_device(body.get("user_code"), body.get("user", "alice"),
+                                                body.get("claims"), issuer=_issuer_arg(body)))
+
+    @bp.post("/device/deny")
+    def deny_device() -> Response:
+        body = _body()
+        _only(body, ("user_code", "issuer"), "device")
+        return json_response(idp.deny_device(body.get("user_code"), issuer=_issuer_arg(body)))
+
     # -- minting ------------------------------------------------------------------------------
     @bp.post("/mint")
     def mint() -> Response:

@@ -55,8 +55,8 @@ SCHEMAS: dict[str, Any] = {
                      "post_logout_redirect_uris": {"type": "array",
                                                    "items": {"type": "string"}},
                      "grant_types": {"type": "array", "items": {"type": "string", "enum": [
-                         "authorization_code", "refresh_token", "client_credentials",
-                         "password"]}},
+                         "authorization_code", "implicit", "refresh_token",
+                         "client_credentials", "password"]}},
                      "claims": {"type": "object"},
                      "audience": {"type": "array", "items": {"type": "string"}},
                      "access_token_lifetime": {"type": "integer", "minimum": 1},
@@ -69,8 +69,9 @@ SCHEMAS: dict[str, Any] = {
     "Match": {"type": "object", "additionalProperties": False, "properties": {
         "issuer": {"type": "string"},
         "endpoint": {"type": "string", "enum": [
-            "discovery", "oauth_metadata", "jwks", "authorize", "login", "token", "userinfo",
-            "introspect", "revoke", "endsession"]},
+            "discovery", "oauth_metadata", "jwks", "authorize", "par", "login", "token",
+            "userinfo", "introspect", "revoke", "endsession", "device_authorization", "device",
+            "register"]},
         "client_id": _MATCHER, "grant_type": _MATCHER, "user": _MATCHER,
         "scope": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}},
                             _MATCHER["oneOf"][1]]},
@@ -141,6 +142,28 @@ SCHEMAS: dict[str, Any] = {
         "issuer": {"type": "string"}, "alg": {"type": "string", "enum": list(SIGNING_ALGS)}}},
     "RetireIn": {"type": "object", "additionalProperties": False, "properties": {
         "issuer": {"type": "string"}, "kid": {"type": "string"}}},
+    "DeviceApproveIn": {
+        "type": "object", "additionalProperties": False,
+        "description": "Approve a device authorization request (RFC 8628) as the verification "
+                       "page would. Without user_code: the oldest request waiting, or, when none "
+                       "waits, the next one made.",
+        "properties": {"user_code": {"type": "string", "minLength": 1,
+                                     "description": "as shown to the user; case and dashes "
+                                                    "do not matter"},
+                       "user": {"type": "string", "minLength": 1, "default": "alice"},
+                       "claims": {"type": "object"},
+                       "issuer": {"type": "string"}}},
+    "DeviceDenyIn": {
+        "type": "object", "additionalProperties": False,
+        "description": "Deny a device authorization request: the client's next poll gets "
+                       "access_denied. user_code as for approve.",
+        "properties": {"user_code": {"type": "string", "minLength": 1},
+                       "issuer": {"type": "string"}}},
+    "DeviceAnswer": {"type": "object", "required": ["status", "applies_to"], "properties": {
+        "status": {"enum": ["approved", "denied"]},
+        "applies_to": {"enum": ["request", "next"]},
+        "user_code": {"type": ["string", "null"]}, "client_id": {"type": ["string", "null"]},
+        "scope": {"type": ["string", "null"]}, "user": {"type": ["string", "null"]}}},
     "Token": {"type": "object", "required": ["token"],
               "properties": {"token": {"type": "string"}, "kind": {"type": "string"}}},
 }
@@ -255,6 +278,14 @@ def openapi_document() -> dict[str, Any]:
             "RotateIn", {"alg": "RS256"}, issuer=True)},
         "/_mockidp/keys/retire": {"post": _op(
             "Stop publishing rotated-out keys (one kid, or all)", ok_list, "RetireIn", {},
+            issuer=True)},
+        "/_mockidp/device/approve": {"post": _op(
+            "Approve a device authorization request (RFC 8628)",
+            {"200": _json(_ref("DeviceAnswer"))}, "DeviceApproveIn",
+            {"user": "alice", "claims": {"role": "admin"}}, issuer=True)},
+        "/_mockidp/device/deny": {"post": _op(
+            "Deny a device authorization request (RFC 8628)",
+            {"200": _json(_ref("DeviceAnswer"))}, "DeviceDenyIn", {"issuer": "default"},
             issuer=True)},
         "/_mockidp/mint": {"post": _op("Sign a token directly", {"200": _json(_ref("Token"))},
                                        "MintIn", {"sub": "alice", "claims": {"role": "admin"},

@@ -6,6 +6,8 @@ Strict where the RFCs are: bodies must be ``application/x-www-form-urlencoded`` 
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Request
@@ -16,6 +18,7 @@ from ..model import Params
 
 MAX_FIELDS = 100
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 DRAIN_LIMIT = 16 * 1024 * 1024
 
 
@@ -64,3 +67,37 @@ def request_params(request: Request) -> Params:
         got = request.mimetype or "no Content-Type"
         raise InvalidRequest(f"expected Content-Type {FORM}, got {got}")
     return Params(_pairs(body, "request body"))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def json_body(request: Request) -> tuple[Any, str | None]:
+    """A JSON request body (RFC 7591 §3.1): ``(value, None)``, or ``(None, why not)`` for the
+    core to answer.  Capped in size like forms (413); NaN and Infinity are not JSON."""
+    refuse_oversized(request)
+    body = request.get_data(cache=True)
+    if request.mimetype != JSON:
+        return None, (f"expected Content-Type {JSON}, got "
+                      f"{request.mimetype or 'no Content-Type'}")
+    if not body.strip():
+        return None, "body: empty; expected a JSON object"
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constant), None
+    except UnicodeDecodeError:
+        return None, "body: not UTF-8"
+    except json.JSONDecodeError as exc:
+        return None, f"body: invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except RecursionError:
+        return None, "body: JSON nested too deeply"
+    except ValueError as exc:  # NaN, Infinity, integers beyond Python's digit limit
+        return None, f"body: unusable JSON: {exc}"
+
+
+def string_members(value: Any) -> Params:
+    """The top-level string members of a JSON object, as parameters (for rules and the
+    journal); nothing for any other value."""
+    if not isinstance(value, dict):
+        return Params()
+    return Params((k, v) for k, v in value.items() if isinstance(v, str))

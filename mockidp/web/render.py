@@ -10,6 +10,7 @@ from flask import Response, render_template
 from ..errors import OAuthError
 from ..model import (
     BrowserOutcome,
+    DevicePage,
     ErrorPage,
     FormPost,
     LoginPage,
@@ -37,6 +38,7 @@ def oauth_error_response(error: OAuthError) -> Response:
     response = json_response(error.body(), error.status, no_store=True)
     if error.www_authenticate:
         response.headers["WWW-Authenticate"] = error.www_authenticate
+    response.headers.update(error.headers)
     return response
 
 
@@ -83,3 +85,11 @@ def browser_response(outcome: BrowserOutcome, issuer: str, after_post: bool) -> 
     else:
         response = error_page(outcome.error, outcome.description, outcome.status)
     return response
+
+
+def device_response(page: DevicePage | ErrorPage, issuer: str) -> Response:
+    """The device verification page (RFC 8628 §3.3) at its step, or an error page."""
+    if isinstance(page, ErrorPage):
+        return error_page(page.error, page.description, page.status)
+    return Response(render_template("device.html", page=page, action=f"/{issuer}/device"),
+                    status=page.status, headers=NO_STORE)
