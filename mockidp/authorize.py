@@ -265,7 +265,7 @@ def _check_nonce(nonce: str | None, response_type: str, scopes: tuple[str, ...],
                  client: Client, settings: IssuerSettings) -> None:
     """OIDC Core §3.2.2.1 / §3.3.2.11: an ID token from the authorization endpoint needs the
     ``openid`` scope and a ``nonce``; ``require_nonce`` (the client's value wins over the
-    issuer's) asks a nonce of every OpenID request."""
+    issuer's; ``strict`` implies it) asks a nonce of every OpenID request."""
     if "id_token" in response_type.split():
         if "openid" not in scopes:
             raise AuthorizeError(
@@ -277,8 +277,8 @@ def _check_nonce(nonce: str | None, response_type: str, scopes: tuple[str, ...],
                 f"nonce is required for response_type {response_type!r}: an ID token from the "
                 "authorization endpoint must carry one (OIDC Core section 3.2.2.1)"
             )
-    required = client.require_nonce if client.require_nonce is not None else \
-        settings.require_nonce
+    required = client.require_nonce if client.require_nonce is not None else (
+        settings.require_nonce or client.strict)
     if required and nonce is None and "openid" in scopes:
         raise AuthorizeError(f"nonce is required for OpenID requests of client '{client.id}'")
 

@@ -657,3 +657,20 @@ def test_discovery_lists_the_new_capabilities(mockidp: MockIdP) -> None:
     oauth = requests.get(f"{issuer}/.well-known/oauth-authorization-server").json()
     assert oauth["pushed_authorization_request_endpoint"] == issuer + "/par"
     assert oauth["require_pushed_authorization_requests"] is False
+
+
+def test_strict_client_requires_a_nonce_for_openid_requests(mockidp: MockIdP) -> None:
+    verifier_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    base = {"client_id": "spa", "redirect_uri": "http://localhost:5173/callback",
+            "response_type": "code", "login_hint": "alice", "code_challenge": verifier_challenge,
+            "code_challenge_method": "S256"}
+    refused = requests.get(f"{mockidp.issuer_url()}/authorize", allow_redirects=False,
+                           params={**base, "scope": "openid"})
+    params = query_of(refused.headers["Location"])
+    assert params["error"] == "invalid_request" and "nonce" in params["error_description"]
+    allowed = requests.get(f"{mockidp.issuer_url()}/authorize", allow_redirects=False,
+                           params={**base, "scope": "openid", "nonce": "n1"})
+    assert "code" in query_of(allowed.headers["Location"])
+    plain_oauth = requests.get(f"{mockidp.issuer_url()}/authorize", allow_redirects=False,
+                               params={**base, "scope": "api"})
+    assert "code" in query_of(plain_oauth.headers["Location"])

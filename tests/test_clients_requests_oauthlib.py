@@ -99,10 +99,12 @@ def test_authorization_code_pkce_confidential_client(metadata: Metadata) -> None
 
 
 def test_authorization_code_pkce_public_client(metadata: Metadata) -> None:
-    # `spa` is public (no secret) and strict (PKCE required): client_id in the body, no auth.
+    # `spa` is public (no secret) and strict (PKCE and a nonce required): client_id in the
+    # body, no auth.
     oauth = OAuth2Session("spa", redirect_uri="http://localhost:5173/callback",
                           scope=["openid", "email"], pkce="S256")
-    url, _state = oauth.authorization_url(metadata["authorization_endpoint"], login_hint="bob")
+    url, _state = oauth.authorization_url(metadata["authorization_endpoint"], login_hint="bob",
+                                          nonce="n-0S6_WzA2Mj")
     location = approve_with_hint(url)
     token = oauth.fetch_token(metadata["token_endpoint"], authorization_response=location,
                               include_client_id=True)
