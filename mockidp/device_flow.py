@@ -66,7 +66,7 @@ class DeviceFlowEndpoints(ProtocolEndpoints):
         call.grant_type = DEVICE_CODE_GRANT
         self._early_or_raise(call, tuple((req.params.single().get("scope") or "").split()))
         client = authenticate(credentials(req.params, req.authorization), issuer.find_client,
-                              issuer.settings.strict)
+                              issuer.settings.strict, self._trust(issuer, req).client_assertion)
         call.client_id = client.id
         if client.grant_types and DEVICE_CODE_GRANT not in client.grant_types:
             raise UnauthorizedClient(

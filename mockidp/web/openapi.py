@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from ..settings import SIGNING_ALGS
+from ..settings import ACCESS_TOKEN_FORMATS, CLIENT_AUTH_METHODS, GRANT_TYPES, SIGNING_ALGS
 
 _MATCHER = {"oneOf": [{"type": "string"},
                       {"type": "object", "required": ["regex"],
@@ -54,15 +54,31 @@ SCHEMAS: dict[str, Any] = {
                      "redirect_uris": {"type": "array", "items": {"type": "string"}},
                      "post_logout_redirect_uris": {"type": "array",
                                                    "items": {"type": "string"}},
-                     "grant_types": {"type": "array", "items": {"type": "string", "enum": [
-                         "authorization_code", "implicit", "refresh_token",
-                         "client_credentials", "password"]}},
+                     "grant_types": {"type": "array", "items": {"type": "string",
+                                                                "enum": list(GRANT_TYPES)}},
                      "claims": {"type": "object"},
                      "audience": {"type": "array", "items": {"type": "string"}},
                      "access_token_lifetime": {"type": "integer", "minimum": 1},
                      "id_token_lifetime": {"type": "integer", "minimum": 1},
                      "refresh_token_lifetime": {"type": "integer", "minimum": 1},
                      "signing_alg": {"type": "string", "enum": list(SIGNING_ALGS)},
+                     "id_token_signed_response_alg": {"type": "string",
+                                                      "enum": list(SIGNING_ALGS)},
+                     "access_token_format": {"type": "string",
+                                             "enum": list(ACCESS_TOKEN_FORMATS)},
+                     "token_endpoint_auth_method": {"type": "string",
+                                                    "enum": list(CLIENT_AUTH_METHODS)},
+                     "jwks": {"type": "object", "required": ["keys"],
+                              "properties": {"keys": {"type": "array", "minItems": 1,
+                                                      "items": {"type": "object"}}}},
+                     "jwks_uri": {"type": "string"},
+                     "backchannel_logout_uri": {"type": "string"},
+                     "frontchannel_logout_uri": {"type": "string"},
+                     "dpop_bound_access_tokens": {"type": "boolean"},
+                     "require_pkce": {"type": "boolean"},
+                     "pkce_methods": {"type": "array", "minItems": 1,
+                                      "items": {"type": "string", "enum": ["S256", "plain"]}},
+                     "require_nonce": {"type": "boolean"},
                      "strict": {"type": "boolean"}}},
     "Client": {"type": "object", "properties": {"id": {"type": "string"},
                                                 "confidential": {"type": "boolean"}}},
