@@ -33,10 +33,10 @@ _RESPONSE_TYPE_WORDS: Mapping[frozenset[str], str] = MappingProxyType(
 )
 RESPONSE_MODES: tuple[str, ...] = ("query", "fragment", "form_post")
 PKCE_METHODS: tuple[str, ...] = ("S256", "plain")
-PROMPTS: tuple[str, ...] = ("none", "login")
-# Accepted so that clients sending them keep working; there is no consent or account picker
-# step, so they are not advertised in discovery.
-ACCEPTED_PROMPTS: tuple[str, ...] = (*PROMPTS, "consent", "select_account")
+PROMPTS: tuple[str, ...] = ("none", "login", "consent")  # consent: see mockidp.consent
+# Accepted so that clients sending it keep working; there is no account picker step, so it is
+# not advertised in discovery.
+ACCEPTED_PROMPTS: tuple[str, ...] = (*PROMPTS, "select_account")
 # OIDC Core §3.1.2.1 parameters that are accepted and have no effect here.
 IGNORED_PARAMS: tuple[str, ...] = ("display", "ui_locales", "claims_locales", "id_token_hint")
 # RFC 9126 §2.2: request_uri values this provider hands out, and how long they live.

@@ -81,6 +81,20 @@ def main() -> None:
     help="Serve the /_mockidp/ control API.  [env: MOCKIDP_CONTROL=true|false]",
 )
 @click.option(
+    "--tls/--no-tls", envvar="MOCKIDP_TLS", default=False, show_default=True,
+    help="Serve HTTPS with a self-signed certificate for localhost and 127.0.0.1, made at "
+    "start (kept in the keys directory when there is one) and printed.  "
+    "[env: MOCKIDP_TLS=true|false]",
+)
+@click.option(
+    "--tls-cert", envvar="MOCKIDP_TLS_CERT", default=None, type=click.Path(dir_okay=False),
+    help="Serve HTTPS with this PEM certificate (chain) instead.  [env: MOCKIDP_TLS_CERT]",
+)
+@click.option(
+    "--tls-key", envvar="MOCKIDP_TLS_KEY", default=None, type=click.Path(dir_okay=False),
+    help="The private key of --tls-cert (PEM, unencrypted).  [env: MOCKIDP_TLS_KEY]",
+)
+@click.option(
     "--clock-skew", envvar="MOCKIDP_CLOCK_SKEW", type=float, default=None,
     help="Run the provider clock this many seconds ahead (negative: behind).  "
     "[env: MOCKIDP_CLOCK_SKEW]",
@@ -93,14 +107,19 @@ def main() -> None:
 def serve(
     host: str, port: int, config: str | None, keys_dir: str | None,
     interactive_login: bool | None, public_url: str | None, control_token: str | None,
-    control: bool, clock_skew: float | None, log_level: str,
+    control: bool, tls: bool, tls_cert: str | None, tls_key: str | None,
+    clock_skew: float | None, log_level: str,
 ) -> None:
     """Run the provider until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key (MOCKIDP_TLS_CERT, MOCKIDP_TLS_KEY) "
+                               "go together: the certificate and its private key")
     try:
         idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir,
                       interactive_login=interactive_login, control=control,
-                      control_token=control_token, public_url=public_url)
+                      control_token=control_token, public_url=public_url, tls=tls,
+                      tls_cert=tls_cert, tls_key=tls_key)
         if clock_skew is not None:
             idp.set_clock(skew=clock_skew)
         from .server import bind  # Flask is imported only when serving
@@ -109,13 +128,24 @@ def serve(
     except MockIdPError as exc:
         _fail(exc)
         return
-    base = f"http://{host}:{server.port}"
+    base = f"{'https' if idp.tls else 'http'}://{host}:{server.port}"
     issuer = idp.public_url + "/default" if idp.public_url else f"{base}/default"
     click.echo(BANNER.format(version=__version__))
     click.echo(f"Issuer:    {issuer}")
     if idp.public_url:
         click.echo(f"Listening: {base} (issuer URLs use the public URL)")
     click.echo(f"Discovery: {issuer}/.well-known/openid-configuration")
+    if idp.tls_cert is not None:
+        if tls_cert is None:
+            from .tls import certificate_names
+
+            what = "self-signed for " + ", ".join(certificate_names(idp.tls_cert))
+        else:
+            what = "yours"
+        click.echo(f"TLS:       certificate {idp.tls_cert} ({what}; trust it with e.g. "
+                   "curl --cacert FILE, requests verify=FILE, NODE_EXTRA_CA_CERTS=FILE)")
+        if idp.public_url and not idp.public_url.startswith("https:"):
+            click.echo("Warning:   the public URL is not https:// but the server speaks HTTPS")
     click.echo("Any other issuer is created on first use: " + base + "/{name}")
     if control:
         protection = "bearer token required" if control_token else "no token: anyone on this " \

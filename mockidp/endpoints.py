@@ -41,12 +41,14 @@ from .grants.token_exchange import exchange_response
 from .issuer import Issuer
 from .journal import Exchange, Journal, mask
 from .keys import SigningKey
+from .loginpage import other_recent, recent_logins, remember_login, user_choices
 from .logout import deliver, frontchannel_url, logout_token_claims
 from .model import (
     ENDPOINTS_BY_NAME,
     AuthorizeRequest,
     BrowserOutcome,
     Client,
+    ConsentPage,
     DiscoveryRequest,
     EndpointRequest,
     EndSessionRequest,
@@ -77,6 +79,7 @@ from .store import (
     RefreshRecord,
     new_handle,
 )
+from .tokeninfo import jose_header
 
 INTERACTION_LIFETIME = 600
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt",
@@ -103,6 +106,7 @@ class Call:
     error: str | None = None
     tokens: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     fired: list[str] = field(default_factory=list)
+    headers: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def fault_exception(fault: FaultEffect) -> ScriptedFault:
@@ -119,7 +123,7 @@ def fault_exception(fault: FaultEffect) -> ScriptedFault:
 def outcome_status(outcome: BrowserOutcome, after_post: bool) -> int:
     if isinstance(outcome, Redirect):
         return 303 if after_post else 302
-    if isinstance(outcome, (LoginPage, ErrorPage)):
+    if isinstance(outcome, (LoginPage, ConsentPage, ErrorPage)):
         return outcome.status
     return 200
 
@@ -232,6 +236,7 @@ class ProtocolEndpoints:
                 error=call.error,
                 tokens=MappingProxyType(dict(call.tokens)),
                 rules=tuple(call.fired),
+                headers=MappingProxyType(dict(call.headers)),
             ))
 
     def _browser_run(self, call: Call, body: Callable[[], BrowserOutcome]) -> BrowserOutcome:
@@ -405,7 +410,7 @@ class ProtocolEndpoints:
             return self._approve(call, issuer, issuer_url, details, call.user, {}, None)
         interaction = Interaction(new_handle(), details, now + INTERACTION_LIFETIME)
         issuer.store.put_interaction(interaction, now)
-        return self._login_page(issuer, interaction)
+        return self._login_page(issuer, interaction, recent=req.recent)
 
     def _pushed_params(self, issuer: Issuer, req: AuthorizeRequest
                        ) -> tuple[Params, authz.AuthorizeError | None]:
@@ -472,10 +477,12 @@ class ProtocolEndpoints:
             action = req.params.get("action") or "approve"
             username = (req.params.get("username") or "").strip()
             claims_text = req.params.get("claims") or ""
+            pick = (req.params.get("pick") or "").strip()  # a one-click user button
         except InvalidRequest as exc:
             return ErrorPage(400, exc.error, exc.description)
+        username = pick or username
         interaction = issuer.store.get_interaction(interaction_id, now)
-        if interaction is None:
+        if interaction is None or interaction.session_id is not None:
             return ErrorPage(
                 400,
                 "invalid_request",
@@ -495,11 +502,12 @@ class ProtocolEndpoints:
             return ErrorPage(400, "invalid_request", "action must be 'approve' or 'deny'")
         if not username:
             return self._login_page(issuer, interaction, username, claims_text,
-                                    "Enter a username.")
+                                    "Enter a username.", req.recent, "username")
         try:
             login_claims = parse_login_claims(claims_text)
         except ValueError as exc:
-            return self._login_page(issuer, interaction, username, claims_text, str(exc))
+            return self._login_page(issuer, interaction, username, claims_text, str(exc),
+                                    req.recent)
         if issuer.store.take_interaction(interaction_id, now) is None:
             return ErrorPage(400, "invalid_request", "this login request was already answered")
         return self._approve(call, issuer, issuer_url, details, username, login_claims, None)
@@ -516,7 +524,10 @@ class ProtocolEndpoints:
         username: str = "",
         claims_text: str = "",
         error: str | None = None,
+        recent: tuple[str, ...] = (),
+        error_field: str = "claims",
     ) -> LoginPage:
+        """The login form; ``recent`` is what the browser remembers (`mockidp.loginpage`)."""
         return LoginPage(
             issuer=issuer.name,
             interaction=interaction.id,
@@ -527,6 +538,9 @@ class ProtocolEndpoints:
             claims_text=claims_text,
             error=error,
             status=400 if error else 200,
+            choices=user_choices(issuer.users, recent),
+            recent=other_recent(issuer.users, recent),
+            error_field=error_field,
         )
 
     def _deny(
@@ -548,10 +562,11 @@ class ProtocolEndpoints:
         login_claims: Mapping[str, Any],
         session: LoginSession | None,
     ) -> BrowserOutcome:
-        """The successful authorization response: a code (RFC 6749 §4.1.2) and/or tokens
-        (RFC 6749 §4.2.2, OIDC Core §3.2.2.5, §3.3.2.5), ``state`` and ``iss``."""
+        """Log in as ``user_id`` (a new login session, remembered in the browser's list of
+        recent logins, unless ``session`` is given), ask for consent when the client needs it
+        (`mockidp.consent`), then answer the client (`_grant`)."""
         now = self.clock.now()
-        lifetimes = issuer.settings.lifetimes
+        recent: tuple[str, ...] | None = None
         if session is None:
             user = issuer.find_user(user_id)
             session = LoginSession(
@@ -561,9 +576,35 @@ class ProtocolEndpoints:
                 user_id=user_id,
                 login_claims=MappingProxyType(dict(login_claims)),
                 auth_time=int(now),
-                expires_at=now + lifetimes.session,
+                expires_at=now + issuer.settings.lifetimes.session,
             )
             issuer.store.put_session(session, now)
+            recent = remember_login(recent_logins(call.req.recent), user_id)
+        change = SessionChange(issuer.name, session.id, int(session.expires_at - now), recent)
+        asked = self._ask_consent(call, issuer, issuer_url, details, session, change)
+        if asked is not None:
+            return asked
+        return self._grant(call, issuer, issuer_url, details, session, change)
+
+    def _ask_consent(self, call: Call, issuer: Issuer, issuer_url: str,
+                     details: AuthorizationDetails, session: LoginSession,
+                     change: SessionChange) -> BrowserOutcome | None:
+        """The consent step, or None to go on: see `mockidp.consent`, which provides it."""
+        return None
+
+    def _grant(
+        self,
+        call: Call,
+        issuer: Issuer,
+        issuer_url: str,
+        details: AuthorizationDetails,
+        session: LoginSession,
+        change: SessionChange,
+    ) -> BrowserOutcome:
+        """The successful authorization response: a code (RFC 6749 §4.1.2) and/or tokens
+        (RFC 6749 §4.2.2, OIDC Core §3.2.2.5, §3.3.2.5), ``state`` and ``iss``."""
+        now = self.clock.now()
+        lifetimes = issuer.settings.lifetimes
         fields: list[tuple[str, str]] = []
         code: str | None = None
         family: str | None = None
@@ -589,7 +630,6 @@ class ProtocolEndpoints:
         if details.state is not None:
             fields.append(("state", details.state))
         fields.append(("iss", issuer_url))
-        change = SessionChange(issuer.name, session.id, int(session.expires_at - now))
         return authz.respond(details.redirect_uri, details.response_mode, fields, change)
 
     def _implicit_facts(self, issuer: Issuer, details: AuthorizationDetails,
@@ -769,6 +809,9 @@ class ProtocolEndpoints:
                 client.access_token_format or issuer.settings.access_token_format,
             )
             call.tokens["access_token"] = access_claims
+            header = jose_header(access_token)
+            if header is not None:
+                call.headers["access_token"] = header
             exp = access_claims.get("exp")
             response.update({
                 "access_token": access_token,
@@ -822,6 +865,9 @@ class ProtocolEndpoints:
                 bad.kind if bad is not None and bad.token == "id_token" else None, seconds,
             )
             call.tokens["id_token"] = id_claims
+            header = jose_header(response["id_token"])
+            if header is not None:
+                call.headers["id_token"] = header
         if shaping.delay:
             time.sleep(shaping.delay)
         return response
@@ -1126,6 +1172,7 @@ class ProtocolEndpoints:
                        or issuer.settings.signing_alg)
                 token = sign(claims, issuer.keys.active(alg), "logout+jwt")
                 delivery = deliver(client.id, client.backchannel_logout_uri, token)
+                call.headers[f"logout_token:{client.id}"] = jose_header(token) or {}
                 call.tokens[f"logout_token:{client.id}"] = {
                     **claims, "delivered_status": delivery.status, "delivery_error":
                     delivery.error}

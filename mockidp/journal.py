@@ -41,6 +41,8 @@ class Exchange:
     error: str | None = None
     tokens: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
     rules: tuple[str, ...] = ()
+    # the JOSE header of each minted JWT in ``tokens`` (opaque tokens have none)
+    headers: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -48,6 +50,7 @@ class Exchange:
         out["params"] = dict(self.params)
         out["tokens"] = {k: dict(v) for k, v in self.tokens.items()}
         out["rules"] = list(self.rules)
+        out["headers"] = {k: dict(v) for k, v in self.headers.items()}
         return out
 
 

@@ -45,6 +45,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("authorize", "/authorize", ("GET", "POST"), browser=True),
     Endpoint("par", "/par", ("POST",), cors=True),
     Endpoint("login", "/authorize/login", ("POST",), browser=True),
+    Endpoint("consent", "/authorize/consent", ("POST",), browser=True),
     Endpoint("token", "/token", ("POST",), cors=True),
     Endpoint("userinfo", "/userinfo", ("GET", "POST"), cors=True),
     Endpoint("introspect", "/introspect", ("POST",), cors=True),
@@ -105,6 +106,7 @@ class Client:
     require_pkce: bool | None = None
     pkce_methods: tuple[str, ...] | None = None
     require_nonce: bool | None = None
+    consent: bool | None = None  # ask the user's consent (None: as the issuer says)
     strict: bool = False
     registered: bool = True
 
@@ -169,6 +171,9 @@ class EndpointRequest:
     authorization: str | None = None
     session_id: str | None = None
     dpop: str | None = None
+    # the usernames this browser logged in as lately, newest first (a cookie the web layer
+    # keeps for the login page; the core decides what goes in it, see `SessionChange.recent`)
+    recent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,13 @@ class LoginRequest(EndpointRequest):
     """The login form's submission (``interaction``, ``username``, ``claims``, ``action``)."""
 
     endpoint: ClassVar[str] = "login"
+
+
+@dataclass(frozen=True)
+class ConsentRequest(EndpointRequest):
+    """The consent page's answer (``interaction``, ``action`` = ``allow`` or ``deny``)."""
+
+    endpoint: ClassVar[str] = "consent"
 
 
 @dataclass(frozen=True)
@@ -252,11 +264,14 @@ class RegistrationRequest(EndpointRequest):
 
 @dataclass(frozen=True)
 class SessionChange:
-    """Set (``session_id``) or clear (None) the browser's login-session cookie for an issuer."""
+    """Set (``session_id``) or clear (None) the browser's login-session cookie for an issuer;
+    ``recent``, when not None, is the new list of usernames this browser logged in as lately
+    (newest first) for the web layer to keep."""
 
     issuer: str
     session_id: str | None
     max_age: int = 0
+    recent: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -277,8 +292,22 @@ class FormPost:
 
 
 @dataclass(frozen=True)
+class UserChoice:
+    """A user the login page offers in one click: ``id`` is what the ``pick`` button sends;
+    ``name`` and ``email`` are shown when the user has them; ``recent`` when this browser
+    logged in as them lately."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+    recent: bool = False
+
+
+@dataclass(frozen=True)
 class LoginPage:
-    """The login form for a pending authorization request."""
+    """The login form for a pending authorization request: the configured users to pick in
+    one click (``choices``), the other usernames this browser used lately (``recent``), a
+    username to type and the claims of this login."""
 
     issuer: str
     interaction: str
@@ -288,6 +317,25 @@ class LoginPage:
     username: str = ""
     claims_text: str = ""
     error: str | None = None
+    status: int = 200
+    choices: tuple[UserChoice, ...] = ()
+    recent: tuple[str, ...] = ()
+    error_field: str = "claims"  # the field ``error`` is about: ``username`` or ``claims``
+
+
+@dataclass(frozen=True)
+class ConsentPage:
+    """The consent step: ``user`` is asked to let ``client_id`` have ``scopes`` (each with
+    what it allows).  ``session`` sets the login-session cookie when the login just
+    happened."""
+
+    issuer: str
+    interaction: str
+    client_id: str
+    user: str
+    scopes: tuple[tuple[str, str], ...]
+    redirect_uri: str
+    session: SessionChange | None = None
     status: int = 200
 
 
@@ -311,7 +359,7 @@ class SignedOutPage:
     redirect: str | None = None
 
 
-BrowserOutcome = Redirect | FormPost | LoginPage | ErrorPage | SignedOutPage
+BrowserOutcome = Redirect | FormPost | LoginPage | ConsentPage | ErrorPage | SignedOutPage
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import threading
 import time
+import weakref
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .badtokens import BAD_TOKEN_KINDS, make_bad
 from .claims import ClaimLayer, access_token_claims
 from .clock import Clock
+from .consent import ConsentEndpoints
+from .dashboard import JOURNAL_LIMIT, dashboard_data
 from .device_flow import DeviceFlowEndpoints
 from .endpoints import ProtocolEndpoints, bearer_token, parse_login_claims
 from .errors import MockIdPError, NotFound
@@ -42,23 +47,30 @@ from .settings import (
     user_from_args,
 )
 from .signer import sign
+from .tokeninfo import inspect_token
 
 if TYPE_CHECKING:
+    import ssl
+
     from .server import ServerThread
+    from .tls import TlsFiles
 
 DEFAULT_PORT = 8080
 MAX_ISSUERS = 1000
 MAX_SKEW = 100 * 366 * 86400
 
 
-class MockIdP(DeviceFlowEndpoints, RegistrationEndpoints, ProtocolEndpoints):
+class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, ProtocolEndpoints):
     """A mock OAuth 2.0 / OpenID Connect provider.
 
     ``config`` is a path to a TOML/JSON file, a mapping of the same shape, or `Settings`.
     Used as a context manager it serves HTTP on ``host`` (127.0.0.1) and ``port`` (0: any free
     port) in a background thread.  ``public_url`` fixes the base of every issuer URL, whatever
     host name a request used.  ``control`` serves the ``/_mockidp/`` control API, protected
-    by ``control_token`` when one is given.  All methods are thread-safe.
+    by ``control_token`` when one is given.  ``tls=True`` serves HTTPS with a self-signed
+    certificate for localhost and 127.0.0.1 (made now, kept in ``keys_dir`` when one is given;
+    its path is ``tls_cert``), ``tls_cert``/``tls_key`` with your own PEM files instead.  All
+    methods are thread-safe.
     """
 
     def __init__(
@@ -72,6 +84,9 @@ class MockIdP(DeviceFlowEndpoints, RegistrationEndpoints, ProtocolEndpoints):
         control: bool = True,
         control_token: str | None = None,
         public_url: str | None = None,
+        tls: bool = False,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
     ) -> None:
         settings = load_settings(config)
         public = public_url if public_url is not None else settings.public_url
@@ -89,6 +104,7 @@ class MockIdP(DeviceFlowEndpoints, RegistrationEndpoints, ProtocolEndpoints):
         self.control = control
         self.control_token = control_token or None
         self.public_url = public.rstrip("/") if public else None
+        self._tls = self._tls_files(tls, tls_cert, tls_key)
         self.clock = Clock()
         self.rules = RuleBook()
         self.journal = Journal(settings.journal_size)
@@ -102,9 +118,54 @@ class MockIdP(DeviceFlowEndpoints, RegistrationEndpoints, ProtocolEndpoints):
         )
         self.reset()
 
+    def _tls_files(self, tls: bool, cert: str | Path | None,
+                   key: str | Path | None) -> TlsFiles | None:
+        if cert is not None or key is not None:
+            if cert is None or key is None:
+                raise MockIdPError("tls_cert and tls_key: give both, the certificate and its "
+                                   "private key")
+            from .tls import check_files
+
+            return check_files(cert, key)
+        if not tls:
+            return None
+        from .tls import self_signed
+
+        names = [self.host]
+        if self.public_url:
+            names.append(urlsplit(self.public_url).hostname or "")
+        files = self_signed(self.keys_dir, names)
+        if self.keys_dir is None:  # a temporary folder: gone with this provider
+            weakref.finalize(self, shutil.rmtree, files.cert.parent, True)
+        return files
+
+    @property
+    def tls(self) -> bool:
+        """True when the server speaks HTTPS."""
+        return self._tls is not None
+
+    @property
+    def tls_cert(self) -> Path | None:
+        """The PEM certificate the server presents (trust it: ``requests.get(..., verify=)``)."""
+        return self._tls.cert if self._tls is not None else None
+
+    @property
+    def tls_key(self) -> Path | None:
+        """The PEM private key of `tls_cert`."""
+        return self._tls.key if self._tls is not None else None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A server-side TLS context for `tls_cert`, or None when serving plain HTTP."""
+        if self._tls is None:
+            return None
+        from .tls import server_context
+
+        return server_context(self._tls)
+
     # -- lifecycle (Python API door) ----------------------------------------------------------
     def start(self) -> MockIdP:
-        """Serve HTTP in a background thread; raises `MockIdPError` if the port is taken."""
+        """Serve HTTP (or HTTPS) in a background thread; raises `MockIdPError` if the port is
+        taken."""
         if self._server is None:
             from .server import ServerThread  # lazy: the core never needs Flask
 
@@ -133,7 +194,8 @@ class MockIdP(DeviceFlowEndpoints, RegistrationEndpoints, ProtocolEndpoints):
         """Base URL of the running server, e.g. ``http://127.0.0.1:54321``."""
         if self._server is not None:
             return self._server.url
-        return f"http://{self.host}:{self.port or DEFAULT_PORT}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port or DEFAULT_PORT}"
 
     def issuer_url(self, issuer: str = "default") -> str:
         """The issuer identifier: ``{public_url or url}/{issuer}``."""
@@ -332,6 +394,31 @@ class MockIdP(DeviceFlowEndpoints, RegistrationEndpoints, ProtocolEndpoints):
     def assert_not_called(self, **filters: Any) -> None:
         """AssertionError if a matching exchange happened."""
         self.journal.assert_not_called(**filters)
+
+    # -- dashboard and token debugger -----------------------------------------------------------
+    def dashboard(self, base_url: str | None = None, limit: int = JOURNAL_LIMIT
+                  ) -> dict[str, Any]:
+        """The provider's state as plain data (`mockidp.dashboard`): issuers with their
+        discovery and JWKS URLs (under ``base_url``, unless a public URL is set), users,
+        clients (no secrets), rules with fired counts, the clock and the last ``limit``
+        journal entries, newest first, with every minted token's header and claims."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise MockIdPError(f"dashboard: limit: expected a whole number >= 0, got {limit!r}")
+        return dashboard_data(self, base_url, limit)
+
+    def inspect_token(self, token: Any, base_url: str | None = None) -> dict[str, Any]:
+        """The token debugger (`mockidp.tokeninfo`): the token's header and claims, whether
+        its signature verifies and with which issuer's key (kid, alg), its validity on the
+        provider clock, and a verdict (``valid``, ``invalid``, ``malformed``) with the
+        reasons.  Never raises: garbage gets an answer saying what is wrong with it.
+        ``base_url`` adds the issuer identifiers a request on that URL would see."""
+        issuers = {name: self.issuer(name) for name in self.issuers()}
+
+        def identifiers(name: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys((self._issuer_url_for(name, base_url),
+                                        self._issuer_url_for(name, None))))
+
+        return inspect_token(token, issuers, identifiers, self.clock.now())
 
     # -- keys and minting ---------------------------------------------------------------------
     def jwks(self, issuer: str = "default") -> dict[str, Any]:

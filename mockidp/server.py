@@ -65,15 +65,26 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def bind(idp: MockIdP, host: str, port: int) -> BaseWSGIServer:
-    """Bind a threaded werkzeug server for ``idp``; port in use → `MockIdPError`."""
+    """Bind a threaded werkzeug server for ``idp``; port in use → `MockIdPError`.
+
+    With ``idp.tls`` the server speaks HTTPS.  The TLS handshake happens in the request's own
+    thread (under the handler's timeout), not in the accepting loop, so a client that connects
+    and says nothing cannot stall everyone else.
+    """
+    context = idp.ssl_context()
     sock = _listen(host, port)
     try:
-        return make_server(
+        server = make_server(
             host, sock.getsockname()[1], create_app(idp), threaded=True,
             request_handler=_QuietHandler, fd=sock.fileno(),
         )
     finally:
         sock.close()  # werkzeug holds its own duplicate of the descriptor
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                            do_handshake_on_connect=False)
+        server.ssl_context = context  # werkzeug then tells the app the scheme is https
+    return server
 
 
 class ServerThread:
@@ -90,7 +101,8 @@ class ServerThread:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self._server.ssl_context is None else "https"
+        return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> None:
         self._thread.start()

@@ -10,6 +10,7 @@ Shape (all keys optional)::
     default_user = "alice"            # who is logged in when there is no page and no login_hint
     signing_alg = "RS256"             # RS/PS/ES 256/384/512, EdDSA
     strict = false                    # registered clients only, secrets, exact redirects, PKCE
+    consent = false                   # ask the user's consent after login (also per client)
     rotate_refresh_tokens = true      # each refresh revokes the presented refresh token
     access_token_lifetime = 3600      # seconds, also id_token_, refresh_token_, code_, session_
     device_code_lifetime = 600        # RFC 8628 expires_in; device_poll_interval = 5 (interval)
@@ -98,6 +99,7 @@ _ISSUER_KEYS = (
     "require_nonce",
     "device_poll_interval",
     "dpop_nonce",
+    "consent",
     *LIFETIME_KEYS,
 )
 _USER_KEYS = ("claims", "password")
@@ -106,7 +108,8 @@ _CLIENT_KEYS = (
     "access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "signing_alg",
     "id_token_signed_response_alg", "access_token_format", "token_endpoint_auth_method",
     "jwks", "jwks_uri", "backchannel_logout_uri", "frontchannel_logout_uri",
-    "dpop_bound_access_tokens", "require_pkce", "pkce_methods", "require_nonce", "strict",
+    "dpop_bound_access_tokens", "require_pkce", "pkce_methods", "require_nonce", "consent",
+    "strict",
 )
 
 
@@ -138,6 +141,7 @@ class IssuerSettings:
     require_nonce: bool = False
     device_poll_interval: int = 5  # RFC 8628 §3.2 interval
     dpop_nonce: bool = False  # RFC 9449 §8: require server-issued DPoP nonces
+    consent: bool = False  # ask the user's consent after login (`mockidp.consent`)
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     users: Mapping[str, User] = field(default_factory=lambda: EMPTY)
     clients: Mapping[str, Client] = field(default_factory=lambda: EMPTY)
@@ -190,6 +194,7 @@ class Settings:
             pkce_methods=tuple(merged.get("pkce_methods", PKCE_METHODS)),
             require_nonce=merged.get("require_nonce", merged.get("strict", False)),
             dpop_nonce=merged.get("dpop_nonce", False),
+            consent=merged.get("consent", False),
             device_poll_interval=merged.get("device_poll_interval", 5),
             lifetimes=lifetimes,
             users=MappingProxyType(users),
@@ -445,7 +450,7 @@ def _issuer_fields(check: _Checker, data: Mapping[str, Any], prefix: str) -> Map
     if "signing_alg" in data:
         out["signing_alg"] = check.alg(data["signing_alg"], prefix + "signing_alg")
     for key in ("strict", "rotate_refresh_tokens", "require_pkce", "require_nonce",
-                "dpop_nonce"):
+                "dpop_nonce", "consent"):
         if key in data:
             out[key] = check.boolean(data[key], prefix + key)
     if "access_token_format" in data:
@@ -535,7 +540,7 @@ def _client_extras(check: _Checker, table: Mapping[str, Any], where: str) -> dic
     for key in ("jwks_uri", "backchannel_logout_uri", "frontchannel_logout_uri"):
         if key in table:
             out[key] = check.url(table[key], f"{where}.{key}")
-    for key in ("dpop_bound_access_tokens", "require_pkce", "require_nonce"):
+    for key in ("dpop_bound_access_tokens", "require_pkce", "require_nonce", "consent"):
         if key in table:
             out[key] = check.boolean(table[key], f"{where}.{key}")
     if "pkce_methods" in table:

@@ -102,15 +102,19 @@ class LoginSession:
     login_claims: Mapping[str, Any]
     auth_time: int
     expires_at: float
+    # the consent given in this session: client id -> the scopes allowed (`mockidp.consent`)
+    consents: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
 class Interaction:
-    """An authorization request waiting for the login page's answer."""
+    """An authorization request waiting for the login page's answer, or, with
+    ``session_id`` (the login session that answers it), for the consent page's."""
 
     id: str
     details: AuthorizationDetails
     expires_at: float
+    session_id: str | None = None
 
 
 @dataclass

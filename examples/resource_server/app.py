@@ -20,7 +20,12 @@ error_description="..."`` (RFC 6750 §3) and a JSON body whose ``reason`` names 
 When the issuer cannot be reached the answer is ``503``: the token was not judged.
 
 The service talks to no host but the issuer's: discovered endpoints on another origin are
-refused.  Run it against ``mockidp serve`` as shown in README.md next to this file.
+refused.  When the issuer URL (what tokens carry in ``iss``, e.g. ``http://localhost:8080/default``
+as a browser sees it) cannot be reached from where the service runs (a container, where
+``localhost`` is the container itself), ``internal_url`` names the issuer's origin as the
+service reaches it (e.g. ``http://mockidp:8080``): discovery, JWKS and introspection are fetched
+there, while ``iss`` is still checked against the issuer URL.  Run it against ``mockidp serve``
+as shown in README.md next to this file, or in docker-compose (examples/compose/).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 import requests
@@ -96,8 +101,10 @@ class BearerTokenVerifier:
         introspection_auth: tuple[str, str] | None = None,
         leeway: float = 30.0,
         timeout: float = 5.0,
+        internal_url: str | None = None,
     ) -> None:
         self.issuer_url = issuer_url.rstrip("/")
+        self.internal_url = internal_url.rstrip("/") if internal_url else None
         self.audience = audience
         self.introspect = introspect
         self.introspection_auth = introspection_auth
@@ -111,14 +118,23 @@ class BearerTokenVerifier:
     def _same_origin(self, url: object, what: str) -> str:
         if not isinstance(url, str) or _origin(url) != _origin(self.issuer_url):
             raise IssuerUnavailable(f"{what} {url!r} is not on the issuer's origin")
-        return url
+        return self._reachable(url)
+
+    def _reachable(self, url: str) -> str:
+        """``url`` (on the issuer's origin) as this service reaches it: on ``internal_url``'s
+        origin when one is set, e.g. ``http://localhost:8080/default/jwks`` →
+        ``http://mockidp:8080/default/jwks``."""
+        if self.internal_url is None:
+            return url
+        inside, parts = urlsplit(self.internal_url), urlsplit(url)
+        return urlunsplit((inside.scheme, inside.netloc, parts.path, parts.query, ""))
 
     def metadata(self) -> IssuerMetadata:
         """The issuer's discovery document (OpenID Connect Discovery 1.0), fetched once."""
         with self._lock:
             if self._metadata is not None:
                 return self._metadata
-            url = self.issuer_url + DISCOVERY_PATH
+            url = self._reachable(self.issuer_url + DISCOVERY_PATH)
             try:
                 answer = requests.get(url, timeout=self.timeout,
                                       headers={"Accept": "application/json"})
@@ -129,8 +145,11 @@ class BearerTokenVerifier:
             if not isinstance(document, dict):
                 raise IssuerUnavailable(f"{url}: not a JSON object")
             # Discovery §4.3: the document must name exactly the issuer it was fetched for.
+            # (Fetched through internal_url, it names the issuer URL only when the provider
+            # is told its public URL: mockidp serve --public-url / MOCKIDP_PUBLIC_URL.)
             if document.get("issuer") != self.issuer_url:
-                raise IssuerUnavailable(f"{url} names issuer {document.get('issuer')!r}")
+                raise IssuerUnavailable(f"{url} names issuer {document.get('issuer')!r}, "
+                                        f"expected {self.issuer_url!r}")
             endpoint = document.get("introspection_endpoint")
             self._metadata = IssuerMetadata(
                 issuer=self.issuer_url,
@@ -292,16 +311,19 @@ def create_app(
     introspection_auth: tuple[str, str] | None = None,
     leeway: float = 30.0,
     timeout: float = 5.0,
+    internal_url: str | None = None,
 ) -> Flask:
     """The orders API, accepting access tokens of ``issuer_url`` meant for ``audience``.
 
     ``introspect`` asks the issuer about every token (RFC 7662) so revoked tokens are refused;
     ``introspection_auth`` is the (client_id, secret) to introspect with, if the issuer wants
-    one; ``leeway`` is the clock skew tolerated on ``exp``/``nbf``/``iat``, in seconds.
+    one; ``leeway`` is the clock skew tolerated on ``exp``/``nbf``/``iat``, in seconds;
+    ``internal_url`` is the issuer's origin as this service reaches it, when that differs from
+    the issuer URL's (docker-compose: ``http://mockidp:8080``).
     """
     verifier = BearerTokenVerifier(issuer_url, audience, introspect=introspect,
                                    introspection_auth=introspection_auth, leeway=leeway,
-                                   timeout=timeout)
+                                   timeout=timeout, internal_url=internal_url)
     app = Flask(__name__)
     app.extensions["bearer_token_verifier"] = verifier
 
@@ -330,14 +352,20 @@ def create_app(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--issuer", default="http://127.0.0.1:8080/default",
-                        help="issuer URL (default: %(default)s)")
+                        help="issuer URL, as tokens carry it in iss (default: %(default)s)")
+    parser.add_argument("--internal-url", default=None,
+                        help="the issuer's origin as this service reaches it, when that is not "
+                        "the issuer URL's (e.g. http://mockidp:8080 in docker-compose)")
     parser.add_argument("--audience", default="orders-api", help="audience (%(default)s)")
     parser.add_argument("--no-introspect", action="store_true",
                         help="do not ask the issuer's introspection endpoint")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (%(default)s; 0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=5000, help="port (%(default)s)")
     args = parser.parse_args(argv)
-    app = create_app(args.issuer, args.audience, introspect=not args.no_introspect)
-    app.run(host="127.0.0.1", port=args.port)
+    app = create_app(args.issuer, args.audience, introspect=not args.no_introspect,
+                     internal_url=args.internal_url)
+    app.run(host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

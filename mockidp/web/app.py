@@ -21,6 +21,7 @@ from ..model import (
     ENDPOINTS,
     ENDPOINTS_BY_NAME,
     AuthorizeRequest,
+    ConsentRequest,
     DeviceAuthorizationRequest,
     DeviceRequest,
     DiscoveryRequest,
@@ -39,13 +40,16 @@ from ..provider import MockIdP
 from .control import create_control_blueprint
 from .parsing import json_body, request_params, string_members
 from .render import (
+    RECENT_COOKIE,
     SESSION_COOKIE,
     browser_response,
     device_response,
     error_page,
     json_response,
     oauth_error_response,
+    read_recent,
 )
+from .ui import create_ui_blueprint
 
 MAX_BODY_BYTES = 64 * 1024
 CORS_ENDPOINTS = frozenset(e.name for e in ENDPOINTS if e.cors) | {"oauth_metadata_root"}
@@ -72,6 +76,7 @@ def _build(kind: type[EndpointRequest], issuer: str) -> Any:
         authorization=request.headers.get("Authorization"),
         session_id=request.cookies.get(SESSION_COOKIE),
         dpop=request.headers.get("DPoP"),
+        recent=read_recent(request.cookies.get(RECENT_COOKIE)),
     )
 
 
@@ -103,6 +108,9 @@ def create_app(idp: MockIdP) -> Flask:
 
     def login(issuer: str) -> Response:
         return browser_response(idp.login(_build(LoginRequest, issuer)), issuer, True)
+
+    def consent(issuer: str) -> Response:
+        return browser_response(idp.consent(_build(ConsentRequest, issuer)), issuer, True)
 
     def token(issuer: str) -> Response:
         return json_response(idp.token(_build(TokenRequest, issuer)), no_store=True)
@@ -146,6 +154,7 @@ def create_app(idp: MockIdP) -> Flask:
         "authorize": authorize,
         "par": par,
         "login": login,
+        "consent": consent,
         "token": token,
         "userinfo": userinfo,
         "introspect": introspect,
@@ -172,6 +181,7 @@ def create_app(idp: MockIdP) -> Flask:
 
     if idp.control:
         app.register_blueprint(create_control_blueprint(idp))
+        app.register_blueprint(create_ui_blueprint(idp))  # dashboard and token debugger
 
     def journal_rejection(status: int, error: str) -> None:
         """Requests the HTTP layer refused before the core saw them still go in the journal."""

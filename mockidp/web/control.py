@@ -82,7 +82,7 @@ def client_json(client: Client) -> dict[str, Any]:
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "grant_types": list(client.grant_types), "claims": dict(client.claims),
         "audience": list(client.audience), "strict": client.strict,
-        "signing_alg": client.signing_alg,
+        "consent": client.consent, "signing_alg": client.signing_alg,
         "access_token_lifetime": client.access_token_lifetime,
         "id_token_lifetime": client.id_token_lifetime,
         "refresh_token_lifetime": client.refresh_token_lifetime,
@@ -314,5 +314,15 @@ def create_control_blueprint(idp: MockIdP) -> Blueprint:
                 idp.bad_token_kinds()))
         kind = body.pop("kind")
         return json_response({"kind": kind, "token": idp.mint_bad(kind, **body)})
+
+    # -- token debugger -----------------------------------------------------------------------
+    @bp.post("/inspect")
+    def inspect() -> Response:
+        body = _body()
+        _only(body, ("token",), "inspect")
+        token = body.get("token")
+        if not isinstance(token, str):
+            raise ControlError(f"inspect.token: expected the token as a string, got {token!r}")
+        return json_response(idp.inspect_token(token, request.host_url.rstrip("/")))
 
     return bp

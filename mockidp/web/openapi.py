@@ -79,13 +79,14 @@ SCHEMAS: dict[str, Any] = {
                      "pkce_methods": {"type": "array", "minItems": 1,
                                       "items": {"type": "string", "enum": ["S256", "plain"]}},
                      "require_nonce": {"type": "boolean"},
+                     "consent": {"type": "boolean"},
                      "strict": {"type": "boolean"}}},
     "Client": {"type": "object", "properties": {"id": {"type": "string"},
                                                 "confidential": {"type": "boolean"}}},
     "Match": {"type": "object", "additionalProperties": False, "properties": {
         "issuer": {"type": "string"},
         "endpoint": {"type": "string", "enum": [
-            "discovery", "oauth_metadata", "jwks", "authorize", "par", "login", "token",
+            "discovery", "oauth_metadata", "jwks", "authorize", "par", "login", "consent", "token",
             "userinfo", "introspect", "revoke", "endsession", "device_authorization", "device",
             "register"]},
         "client_id": _MATCHER, "grant_type": _MATCHER, "user": _MATCHER,
@@ -149,7 +150,9 @@ SCHEMAS: dict[str, Any] = {
         "client_id": {"type": ["string", "null"]}, "grant_type": {"type": ["string", "null"]},
         "user": {"type": ["string", "null"]}, "status": {"type": "integer"},
         "error": {"type": ["string", "null"]}, "tokens": {"type": "object"},
-        "rules": {"type": "array", "items": {"type": "string"}}}},
+        "rules": {"type": "array", "items": {"type": "string"}},
+        "headers": {"type": "object",
+                    "description": "the JOSE header of each minted JWT in tokens"}}},
     "MintIn": {"type": "object", "additionalProperties": False, "properties": {
         **_TOKEN_ARGS, "typ": {"type": "string"}, "skew": {"type": "number"}}},
     "MintBadIn": {"type": "object", "required": ["kind"], "additionalProperties": False,
@@ -182,6 +185,37 @@ SCHEMAS: dict[str, Any] = {
         "scope": {"type": ["string", "null"]}, "user": {"type": ["string", "null"]}}},
     "Token": {"type": "object", "required": ["token"],
               "properties": {"token": {"type": "string"}, "kind": {"type": "string"}}},
+    "InspectIn": {"type": "object", "required": ["token"], "additionalProperties": False,
+                  "properties": {"token": {"type": "string", "description": "a JWT, or an "
+                                           "opaque token of this provider"}}},
+    "TokenReport": {
+        "type": "object",
+        "required": ["verdict", "summary", "format", "signature", "validity", "problems"],
+        "description": "What the token debugger finds; malformed input is a verdict, never an "
+                       "error. Times are {value (epoch seconds), iso, relative}.",
+        "properties": {
+            "verdict": {"enum": ["valid", "invalid", "malformed"]},
+            "summary": {"type": "string"},
+            "format": {"enum": ["jwt", "opaque", "refresh_token", "unknown"]},
+            "kind": {"type": ["string", "null"]},
+            "header": {"type": ["object", "null"]},
+            "claims": {"type": ["object", "null"]},
+            "signature": {"type": "object", "required": ["status"], "properties": {
+                "status": {"enum": ["verified", "invalid", "unknown_kid", "unsigned",
+                                    "not_applicable", "not_checked"]},
+                "issuer": {"type": ["string", "null"]},
+                "issuer_url": {"type": ["string", "null"]},
+                "kid": {"type": ["string", "null"]}, "alg": {"type": ["string", "null"]},
+                "detail": {"type": "string"}}},
+            "iss": {"type": "object"},
+            "validity": {"type": "object", "required": ["status"], "properties": {
+                "status": {"enum": ["valid", "expired", "not_yet_valid", "issued_in_future",
+                                    "no_expiry", "unknown"]},
+                "now": {"type": "object"}, "exp": {"type": ["object", "null"]},
+                "nbf": {"type": ["object", "null"]}, "iat": {"type": ["object", "null"]},
+                "detail": {"type": "string"}}},
+            "problems": {"type": "array", "items": {"type": "string"}},
+            "notes": {"type": "array", "items": {"type": "string"}}}},
 }
 
 
@@ -311,6 +345,10 @@ def openapi_document() -> dict[str, Any]:
         "/_mockidp/mint-bad": {"post": _op("A deliberately invalid token",
                                            {"200": _json(_ref("Token"))}, "MintBadIn",
                                            {"kind": "expired", "sub": "alice"}, issuer=True)},
+        "/_mockidp/inspect": {"post": _op(
+            "The token debugger: header, claims, signature (issuer, kid, alg) and validity on "
+            "the provider clock", {"200": _json(_ref("TokenReport"))}, "InspectIn",
+            {"token": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."})},
     }
     return {
         "openapi": "3.1.0",

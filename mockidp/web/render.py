@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -10,6 +12,7 @@ from flask import Response, render_template
 from ..errors import OAuthError
 from ..model import (
     BrowserOutcome,
+    ConsentPage,
     DevicePage,
     ErrorPage,
     FormPost,
@@ -20,6 +23,8 @@ from ..model import (
 )
 
 SESSION_COOKIE = "mockidp_session"
+RECENT_COOKIE = "mockidp_recent"  # usernames this browser logged in as lately, per issuer
+RECENT_COOKIE_MAX = 2048
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -48,10 +53,35 @@ def error_page(error: str, description: str, status: int) -> Response:
     return Response(render_template("error.html", page=page), status=status, headers=NO_STORE)
 
 
+def read_recent(value: str | None) -> tuple[str, ...]:
+    """The recent-logins cookie as the list it stores (base64url of a JSON list); anything
+    else reads as empty.  The core checks the entries again."""
+    if not value or len(value) > RECENT_COOKIE_MAX:
+        return ()
+    try:
+        items = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (binascii.Error, ValueError, RecursionError):
+        return ()
+    if not isinstance(items, list):
+        return ()
+    return tuple(item for item in items if isinstance(item, str))
+
+
+def write_recent(items: tuple[str, ...]) -> str:
+    """The cookie value for a list of recent logins (`read_recent` reads it back)."""
+    raw = json.dumps(list(items), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
 def _apply_session(response: Response, change: SessionChange | None) -> None:
     if change is None:
         return
     path = f"/{change.issuer}/"
+    if change.recent is not None:
+        value = write_recent(change.recent)
+        if len(value) <= RECENT_COOKIE_MAX:
+            response.set_cookie(RECENT_COOKIE, value, max_age=400 * 86400, path=path,
+                                httponly=True, samesite="Lax")
     if change.session_id is None:
         response.delete_cookie(SESSION_COOKIE, path=path, httponly=True, samesite="Lax")
     else:
@@ -79,6 +109,14 @@ def browser_response(outcome: BrowserOutcome, issuer: str, after_post: bool) -> 
             status=outcome.status,
             headers=NO_STORE,
         )
+    elif isinstance(outcome, ConsentPage):
+        response = Response(
+            render_template("consent.html", page=outcome,
+                            action=f"/{issuer}/authorize/consent"),
+            status=outcome.status,
+            headers=NO_STORE,
+        )
+        _apply_session(response, outcome.session)
     elif isinstance(outcome, SignedOutPage):
         response = Response(render_template("signed_out.html", page=outcome), headers=NO_STORE)
         _apply_session(response, outcome.session)
