@@ -100,6 +100,13 @@ def main() -> None:
     "[env: MOCKIDP_CLOCK_SKEW]",
 )
 @click.option(
+    "--server", "server_name", envvar="MOCKIDP_SERVER", default="auto", show_default=True,
+    type=click.Choice(["auto", "granian", "werkzeug"]),
+    help="HTTP server: granian (fast, keep-alive; installed with 'mockidp[server]') or "
+    "werkzeug (threaded); auto picks granian when it is installed and TLS is off.  "
+    "[env: MOCKIDP_SERVER]",
+)
+@click.option(
     "--log-level", envvar="MOCKIDP_LOG_LEVEL", default="info", show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Logging level.  [env: MOCKIDP_LOG_LEVEL]",
@@ -108,7 +115,7 @@ def serve(
     host: str, port: int, config: str | None, keys_dir: str | None,
     interactive_login: bool | None, public_url: str | None, control_token: str | None,
     control: bool, tls: bool, tls_cert: str | None, tls_key: str | None,
-    clock_skew: float | None, log_level: str,
+    clock_skew: float | None, server_name: str, log_level: str,
 ) -> None:
     """Run the provider until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -122,19 +129,33 @@ def serve(
                       tls_cert=tls_cert, tls_key=tls_key)
         if clock_skew is not None:
             idp.set_clock(skew=clock_skew)
-        from .server import bind  # Flask is imported only when serving
+        idp.load_keys()  # a bad key file stops start-up here, naming the file
+        from . import server as servers  # Flask is imported only when serving
 
-        server = bind(idp, host, port)
+        use_granian = server_name == "granian" or (
+            server_name == "auto" and not idp.tls and servers.granian_available())
+        if use_granian and idp.tls:
+            raise MockIdPError("--server granian: use --server werkzeug with --tls")
+        if use_granian and not servers.granian_available():
+            raise MockIdPError("--server granian: granian is not installed; "
+                               "pip install 'mockidp[server]'")
+        if use_granian:
+            bound_port = servers.free_port(host, port)
+            server = None
+        else:
+            server = servers.bind(idp, host, port)
+            bound_port = server.port
     except MockIdPError as exc:
         _fail(exc)
         return
-    base = f"{'https' if idp.tls else 'http'}://{host}:{server.port}"
+    lines: list[str] = []
+    base = f"{'https' if idp.tls else 'http'}://{host}:{bound_port}"
     issuer = idp.public_url + "/default" if idp.public_url else f"{base}/default"
-    click.echo(BANNER.format(version=__version__))
-    click.echo(f"Issuer:    {issuer}")
+    lines.append(BANNER.format(version=__version__))
+    lines.append(f"Issuer:    {issuer}")
     if idp.public_url:
-        click.echo(f"Listening: {base} (issuer URLs use the public URL)")
-    click.echo(f"Discovery: {issuer}/.well-known/openid-configuration")
+        lines.append(f"Listening: {base} (issuer URLs use the public URL)")
+    lines.append(f"Discovery: {issuer}/.well-known/openid-configuration")
     if idp.tls_cert is not None:
         if tls_cert is None:
             from .tls import certificate_names
@@ -142,17 +163,29 @@ def serve(
             what = "self-signed for " + ", ".join(certificate_names(idp.tls_cert))
         else:
             what = "yours"
-        click.echo(f"TLS:       certificate {idp.tls_cert} ({what}; trust it with e.g. "
+        lines.append(f"TLS:       certificate {idp.tls_cert} ({what}; trust it with e.g. "
                    "curl --cacert FILE, requests verify=FILE, NODE_EXTRA_CA_CERTS=FILE)")
         if idp.public_url and not idp.public_url.startswith("https:"):
-            click.echo("Warning:   the public URL is not https:// but the server speaks HTTPS")
-    click.echo("Any other issuer is created on first use: " + base + "/{name}")
+            lines.append("Warning:   the public URL is not https:// but the server speaks HTTPS")
+    lines.append("Any other issuer is created on first use: " + base + "/{name}")
     if control:
         protection = "bearer token required" if control_token else "no token: anyone on this " \
             "address can script it"
-        click.echo(f"Control:   {base}/_mockidp/ ({protection})")
+        lines.append(f"Control:   {base}/_mockidp/ ({protection})")
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"Listening on {host}: reachable from other machines.")
+        lines.append(f"Listening on {host}: reachable from other machines.")
+    lines.append(f"Server:    {'granian' if server is None else 'werkzeug'}")
+    if server is None:
+        # printed once the port accepts connections (granian binds in its own time)
+        servers.run_granian(
+            {"config": config, "host": host, "port": bound_port, "keys_dir": keys_dir,
+             "interactive_login": interactive_login, "control": control,
+             "control_token": control_token, "public_url": public_url,
+             "clock_skew": clock_skew},
+            host, bound_port, banner=lines,
+        )
+        return
+    click.echo("\n".join(lines))
     sys.stdout.flush()
     try:
         server.serve_forever()

@@ -253,13 +253,27 @@ class ProtocolEndpoints:
 
     # -- discovery and JWKS -------------------------------------------------------------------
     def discovery(self, req: DiscoveryRequest) -> dict[str, Any]:
-        """OpenID Connect Discovery 1.0 §3 metadata; lists exactly what works."""
+        """OpenID Connect Discovery 1.0 §3 metadata; lists exactly what works.
+
+        The document is prepared once per issuer and base URL (it depends on nothing that
+        changes at run time) and the same object is returned each time: treat it as
+        read-only.  Rules and the journal apply to every request all the same."""
         issuer = self.issuer(req.issuer)
         call = self._begin(issuer, req, "discovery")
-        return self._run(call, lambda: self._discovery(call, issuer, req))
+
+        def body() -> dict[str, Any]:
+            self._early_or_raise(call)
+            url = self._issuer_url_for(issuer.name, req.base_url)
+            document = issuer.documents.get(url)
+            if document is None:
+                document = self._discovery(call, issuer, req)
+                if len(issuer.documents) < 64:
+                    issuer.documents[url] = document
+            return document
+
+        return self._run(call, body)
 
     def _discovery(self, call: Call, issuer: Issuer, req: DiscoveryRequest) -> dict[str, Any]:
-        self._early_or_raise(call)
         url = self._issuer_url_for(issuer.name, req.base_url)
 
         def endpoint(name: str) -> str:
@@ -313,6 +327,7 @@ class ProtocolEndpoints:
         call = self._begin(issuer, req, "oauth_metadata")
 
         def body() -> dict[str, Any]:
+            self._early_or_raise(call)
             doc = self._discovery(call, issuer, req)
             for key in ("subject_types_supported", "claims_supported", "userinfo_endpoint",
                         "end_session_endpoint", "id_token_signing_alg_values_supported",

@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ class SigningKey:
     private_key: PrivateKey
     public_key: PublicKey
     public_jwk: dict[str, Any]
+    # per-key memo for the signer (prepared header segments, the signing function)
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,13 @@ def generate(family: str) -> PrivateKey:
 
 def _public_jwk(public_key: PublicKey) -> dict[str, Any]:
     if isinstance(public_key, rsa.RSAPublicKey):
-        return dict(RSAAlgorithm.to_jwk(public_key, as_dict=True))
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return dict(ECAlgorithm.to_jwk(public_key, as_dict=True))
-    return dict(OKPAlgorithm.to_jwk(public_key, as_dict=True))
+        jwk = dict(RSAAlgorithm.to_jwk(public_key, as_dict=True))
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        jwk = dict(ECAlgorithm.to_jwk(public_key, as_dict=True))
+    else:
+        jwk = dict(OKPAlgorithm.to_jwk(public_key, as_dict=True))
+    jwk.pop("key_ops", None)  # RFC 7517 §4.3: not together with "use", which we publish
+    return jwk
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
@@ -155,8 +160,12 @@ def load_key_file(path: Path, family: str) -> KeyPair:
     return make_pair(key, family)
 
 
-def write_key_file(path: Path, key: PrivateKey) -> None:
-    """Write a PEM private key atomically (temporary file in the same folder, then rename)."""
+def write_key_file(path: Path, key: PrivateKey, exclusive: bool = False) -> bool:
+    """Write a PEM private key atomically (temporary file in the same folder, then rename).
+
+    With ``exclusive`` an existing file is kept (the temporary file is hard-linked into
+    place, which fails if the name exists): returns False then, so that providers starting
+    together on one keys directory all end up with the same key."""
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -170,12 +179,21 @@ def write_key_file(path: Path, key: PrivateKey) -> None:
                 handle.write(pem)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, path)
+            if exclusive:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    return False
+                finally:
+                    Path(tmp).unlink(missing_ok=True)
+            else:
+                os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
         raise MockIdPError(f"{path}: cannot write key file: {exc.strerror or exc}") from None
+    return True
 
 
 class KeySet:
@@ -245,7 +263,8 @@ class KeySet:
         if path.exists():
             return load_key_file(path, family)
         key = generate(family)
-        write_key_file(path, key)
+        if not write_key_file(path, key, exclusive=True):
+            return load_key_file(path, family)  # another provider wrote it first: share it
         return make_pair(key, family)
 
     # -- use ----------------------------------------------------------------------------------

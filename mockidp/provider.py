@@ -163,10 +163,25 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
         return server_context(self._tls)
 
     # -- lifecycle (Python API door) ----------------------------------------------------------
+    def load_keys(self) -> None:
+        """With a keys directory, load every issuer's keys now (creating the missing ones), so
+        that a corrupt or unreadable key file stops start-up with an error naming it instead
+        of failing a request later.  Without one, keys are made on first use."""
+        if self.keys_dir is None:
+            return
+        names = {"default", *self.settings.issuers}
+        if self.keys_dir.is_dir():
+            names |= {p.name for p in self.keys_dir.iterdir()
+                      if p.is_dir() and ISSUER_NAME.match(p.name)
+                      and p.name not in RESERVED_ISSUERS}
+        for name in sorted(names):
+            self.issuer(name).keys.ensure_all()
+
     def start(self) -> MockIdP:
         """Serve HTTP (or HTTPS) in a background thread; raises `MockIdPError` if the port is
-        taken."""
+        taken or a key file is unusable."""
         if self._server is None:
+            self.load_keys()
             from .server import ServerThread  # lazy: the core never needs Flask
 
             self._server = ServerThread(self, self.host, self.port)
@@ -253,17 +268,12 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
     ) -> User:
         """Add or replace a user of ``issuer`` until the next `reset`."""
         user = user_from_args(user_id, claims, password)
-        target = self.issuer(issuer)
-        target.users = MappingProxyType({**target.users, user.id: user})
+        self.issuer(issuer).put_user(user)
         return user
 
     def remove_user(self, user_id: str, *, issuer: str = "default") -> bool:
         """Remove a user until the next `reset`; False if there was none."""
-        target = self.issuer(issuer)
-        if user_id not in target.users:
-            return False
-        target.users = MappingProxyType({k: v for k, v in target.users.items() if k != user_id})
-        return True
+        return self.issuer(issuer).drop_user(user_id)
 
     def users(self, issuer: str = "default") -> dict[str, User]:
         """The users of ``issuer`` (configured and added)."""
@@ -288,13 +298,7 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
 
     def remove_client(self, client_id: str, *, issuer: str = "default") -> bool:
         """Remove a client until the next `reset`; False if there was none."""
-        target = self.issuer(issuer)
-        if client_id not in target.clients:
-            return False
-        target.clients = MappingProxyType(
-            {k: v for k, v in target.clients.items() if k != client_id}
-        )
-        return True
+        return self.issuer(issuer).drop_client(client_id)
 
     def clients(self, issuer: str = "default") -> dict[str, Client]:
         """The clients of ``issuer`` (configured and added)."""
@@ -469,10 +473,11 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
         _check_mint_args(sub, claims, audience, issuer, client_id, scope, remove)
         target = self.issuer(issuer)
         overrides = dict(claims or {})
-        try:
-            json.dumps(overrides, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise MockIdPError(f"mint: claims: expected JSON values ({exc})") from None
+        if overrides:
+            try:
+                json.dumps(overrides, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise MockIdPError(f"mint: claims: expected JSON values ({exc})") from None
         alg = alg if alg is not None else target.settings.signing_alg
         if not isinstance(alg, str) or alg not in SIGNING_ALGS:
             raise MockIdPError(
@@ -488,7 +493,7 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
         user = target.find_user(sub)
         facts = GrantFacts(
             grant_type="mint",
-            client=target.find_client(client_id) or Client(id=client_id, registered=False),
+            client=target.client_or_adhoc(client_id),
             sub=user.subject if user is not None else sub,
             scopes=scopes,
             audience=auds,

@@ -111,3 +111,99 @@ class ServerThread:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+# -- granian: the faster server for `mockidp serve` ------------------------------------------
+
+GRANIAN_OPTIONS = "MOCKIDP_GRANIAN_OPTIONS"
+
+
+def granian_available() -> bool:
+    """Whether the optional granian server is installed (``pip install 'mockidp[server]'``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("granian") is not None
+
+
+def free_port(host: str, port: int) -> int:
+    """Check ``port`` is free (0: pick one) and return it; in use → `MockIdPError`."""
+    sock = _listen(host, port)
+    try:
+        return int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+def run_granian(options: dict[str, Any], host: str, port: int, threads: int = 8,
+                banner: list[str] | None = None) -> None:
+    """Serve with granian until interrupted.
+
+    Granian runs the app in ONE worker process, which holds all the provider's state (so
+    scripted state stays consistent); ``options`` are `MockIdP` keyword arguments (plus
+    ``clock_skew``) handed to that worker through the environment.  Blocking threads let a
+    scripted delay sleep without holding up other requests.
+    """
+    import json
+    import os
+
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ[GRANIAN_OPTIONS] = json.dumps(options)
+    address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]  # granian: an IP
+
+    def announce() -> None:
+        """Print the banner once the port really accepts connections."""
+        import time
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((str(address), port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.01)
+        if banner:
+            print("\n".join(banner), flush=True)
+
+    threading.Thread(target=announce, name="mockidp-announce", daemon=True).start()
+    Granian(
+        "mockidp.server:granian_app", address=str(address), port=port,
+        interface=Interfaces.WSGI,
+        workers=1, blocking_threads=threads, factory=True, log_enabled=False,
+    ).serve()
+
+
+def _die_with_parent() -> None:
+    """End this worker when the `mockidp serve` process above it is gone, even after a
+    SIGKILL, so no orphan keeps the port or its output pipe open (a daemon thread checks the
+    parent process id twice a second)."""
+    import os
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="mockidp-parent-watch", daemon=True).start()
+
+
+def granian_app() -> Any:
+    """The WSGI app granian's worker serves, built from the options `run_granian` passed."""
+    import json
+    import os
+
+    from .provider import MockIdP
+
+    _die_with_parent()
+    options = json.loads(os.environ[GRANIAN_OPTIONS])
+    skew = options.pop("clock_skew", None)
+    idp = MockIdP(**options)
+    if skew is not None:
+        idp.set_clock(skew=skew)
+    return create_app(idp)
+

@@ -170,6 +170,7 @@ class IssuerStore:
         self._revoked: dict[str, float] = {}
         self._opaque: _Expiring[OpaqueToken] = _Expiring()
         self._family_tokens: dict[str, list[tuple[str, float]]] = {}
+        self._revoked_families: dict[str, None] = {}  # insertion-ordered, bounded
         self._family_inserts = 0
         self._sessions: _Expiring[LoginSession] = _Expiring()
         self._session_clients: dict[str, set[str]] = {}
@@ -226,6 +227,8 @@ class IssuerStore:
     # -- refresh tokens -----------------------------------------------------------------------
     def put_refresh(self, token: str, record: RefreshRecord, now: float) -> None:
         with self._lock:
+            if record.family in self._revoked_families:
+                record.revoked = True  # the grant was revoked while this was being issued
             self._refresh.put(token, record, now)
 
     def get_refresh(self, token: str, now: float) -> RefreshRecord | None:
@@ -267,6 +270,10 @@ class IssuerStore:
         """Remember that access token ``jti`` came from grant ``family``, so revoking the
         family (code replay, refresh reuse, refresh revocation) revokes it too."""
         with self._lock:
+            if family in self._revoked_families:
+                # revoked (raced code replay, refresh reuse) while this was being issued
+                self._revoked[jti] = expires_at
+                return
             self._family_tokens.setdefault(family, []).append((jti, expires_at))
             self._family_inserts += 1
             if self._family_inserts % _SWEEP_EVERY == 0:
@@ -275,7 +282,11 @@ class IssuerStore:
                     del self._family_tokens[key]
 
     def _revoke_family(self, family: str) -> None:
-        """Revoke every refresh and access token of one grant (caller holds the lock)."""
+        """Revoke every refresh and access token of one grant (caller holds the lock), and
+        every one issued for it later (a racing request may still be minting)."""
+        if len(self._revoked_families) >= 4096:
+            self._revoked_families.pop(next(iter(self._revoked_families)))
+        self._revoked_families[family] = None
         for record in self._refresh.items.values():
             if record.family == family:
                 record.revoked = True

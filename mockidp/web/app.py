@@ -38,7 +38,8 @@ from ..model import (
 )
 from ..provider import MockIdP
 from .control import create_control_blueprint
-from .parsing import json_body, request_params, string_members
+from .fast import ProtocolFront
+from .parsing import MAX_FIELDS, json_body, refuse_oversized, request_params, string_members
 from .render import (
     RECENT_COOKIE,
     SESSION_COOKIE,
@@ -78,6 +79,21 @@ def _build(kind: type[EndpointRequest], issuer: str) -> Any:
         dpop=request.headers.get("DPoP"),
         recent=read_recent(request.cookies.get(RECENT_COOKIE)),
     )
+
+
+BROWSER_SUFFIXES = frozenset(e.path for e in ENDPOINTS if e.browser)
+PAGE_PATHS = frozenset({"/", "/debugger", "/unlock"})
+
+
+def _is_page(endpoint: str | None, path: str) -> bool:
+    """Whether an error at ``path`` is for a person in a browser (an HTML page) rather than
+    for a program (RFC JSON), also when routing failed (404, 405)."""
+    if endpoint in BROWSER_ENDPOINTS or (endpoint or "").startswith("ui."):
+        return True
+    if path in PAGE_PATHS:
+        return True
+    slash = path.find("/", 1)
+    return slash > 1 and path[slash:] in BROWSER_SUFFIXES
 
 
 def create_app(idp: MockIdP) -> Flask:
@@ -213,6 +229,11 @@ def create_app(idp: MockIdP) -> Flask:
             return error_page(error.error, error.description, error.status)
         return oauth_error_response(error)
 
+    @app.before_request
+    def limit_body() -> None:
+        """Every route: a body over the limit is 413, after reading what was sent."""
+        refuse_oversized(request)
+
     @app.errorhandler(HTTPException)
     def on_http_error(error: HTTPException) -> Response:
         status = error.code or 500
@@ -226,8 +247,11 @@ def create_app(idp: MockIdP) -> Flask:
         elif status == 404:
             description = f"no such endpoint: {request.path}"
         journal_rejection(status, code)
-        response = json_response({"error": code, "error_description": description}, status,
-                                 no_store=True)
+        if _is_page(request.endpoint, request.path):
+            response = error_page(code, description, status)
+        else:
+            response = json_response({"error": code, "error_description": description},
+                                     status, no_store=True)
         for name, value in error.get_response().headers.items():
             if name.lower() == "allow":
                 response.headers["Allow"] = value
@@ -264,4 +288,8 @@ def create_app(idp: MockIdP) -> Flask:
                 response.set_data(b"")
         return response
 
+    # The hot JSON endpoints skip Flask's request machinery when a request is plain.
+    app.wsgi_app = ProtocolFront(  # type: ignore[method-assign]
+        idp, app.wsgi_app, MAX_BODY_BYTES, MAX_FIELDS
+    )
     return app

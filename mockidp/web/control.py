@@ -21,6 +21,7 @@ from ..model import Client, User
 from ..provider import MockIdP
 from ..rules import Rule
 from .openapi import openapi_document
+from .protocol_openapi import protocol_openapi_document
 from .render import json_response
 
 PREFIX = "/_mockidp"
@@ -135,6 +136,10 @@ def create_control_blueprint(idp: MockIdP) -> Blueprint:
     @bp.get("/openapi.json")
     def openapi() -> Response:
         return json_response(openapi_document())
+
+    @bp.get("/protocol-openapi.json")
+    def protocol_openapi() -> Response:
+        return json_response(protocol_openapi_document())
 
     # -- users and clients --------------------------------------------------------------------
     @bp.get("/users")

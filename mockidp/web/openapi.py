@@ -273,6 +273,9 @@ def openapi_document() -> dict[str, Any]:
         "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay)", ok_list,
                                         reads_input=False)},
         "/_mockidp/openapi.json": {"get": _op("This document", ok_list, reads_input=False)},
+        "/_mockidp/protocol-openapi.json": {"get": _op(
+            "The OpenAPI description of the protocol endpoints (/{issuer}/...)", ok_list,
+            reads_input=False)},
         "/_mockidp/users": {
             "get": _op("List users", ok_list, params=[_ISSUER_Q], issuer=True),
             "post": _op("Add or replace a user", {"201": _json(_ref("User"))}, "UserIn",
