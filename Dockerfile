@@ -28,11 +28,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MOCKIDP_KEYS_DIR=/keys \
     MOCKIDP_LOG_LEVEL=info
 
-# Only pyproject.toml, README.md and the package are sent (see .dockerignore).
+# Only pyproject.toml, README.md and the package are sent (see .dockerignore).  The
+# "server" extra adds granian, the faster HTTP server `mockidp serve` picks when present.
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY mockidp ./mockidp
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir .[server] \
     && cd / && rm -rf /src \
     && groupadd --system --gid 10001 mockidp \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -187,7 +187,7 @@ def test_health_check_is_python_not_curl() -> None:
 
 def test_installs_the_source_tree_and_fetches_nothing_with_add() -> None:
     runs = [i.args for i in INSTRUCTIONS if i.keyword == "RUN"]
-    assert any("pip install --no-cache-dir ." in run for run in runs), runs
+    assert any("pip install --no-cache-dir .[server]" in run for run in runs), runs
     for instruction in INSTRUCTIONS:
         assert instruction.keyword != "ADD" or "://" not in instruction.args, instruction
     assert only("STOPSIGNAL").args == "SIGINT"
@@ -312,7 +312,8 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> FreshVenv:
     _borrow_installed_packages(site)
     run = next(i.args for i in INSTRUCTIONS if i.keyword == "RUN" and "pip install" in i.args)
     pip_args = shlex.split(run.split("&&")[0])
-    assert pip_args == ["pip", "install", "--no-cache-dir", "."], pip_args
+    # the source tree, with the "server" extra (granian) for the faster HTTP server
+    assert pip_args == ["pip", "install", "--no-cache-dir", ".[server]"], pip_args
     done = subprocess.run(
         [str(bindir / "python"), "-m", *pip_args[:2], "--no-deps", "--no-build-isolation",
          "--no-index", "--quiet", *pip_args[2:]],
