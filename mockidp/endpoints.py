@@ -106,6 +106,7 @@ class Call:
     error: str | None = None
     tokens: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     fired: list[str] = field(default_factory=list)
+    creds: Any = None  # the client credentials, once parsed
     headers: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
@@ -687,7 +688,8 @@ class ProtocolEndpoints:
         """Who the request is about, before anything is checked (for rules and the journal)."""
         params = req.params.single()
         try:
-            call.client_id = credentials(req.params, req.authorization).client_id
+            call.creds = credentials(req.params, req.authorization)
+            call.client_id = call.creds.client_id
         except OAuthError:
             call.client_id = params.get("client_id")
         call.grant_type = params.get("grant_type")
@@ -721,7 +723,7 @@ class ProtocolEndpoints:
                 f"grant_type {grant_type!r} is not supported; supported: " + ", ".join(GRANTS)
             )
         trust = self._trust(issuer, req)
-        creds = credentials(req.params, req.authorization)
+        creds = call.creds or credentials(req.params, req.authorization)
         client = authenticate(creds, issuer.find_client, issuer.settings.strict,
                               trust.client_assertion)
         call.client_id = client.id

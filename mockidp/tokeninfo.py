@@ -90,15 +90,24 @@ def json_object(data: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+_HEADERS: dict[str, dict[str, Any]] = {}  # header segment → decoded; the provider's are few
+
+
 def jose_header(token: str) -> dict[str, Any] | None:
     """The decoded header of a compact JWS, or None (an opaque token, or malformed)."""
-    parts = token.split(".")
-    if len(parts) != 3:
+    if token.count(".") != 2:
         return None
+    segment = token[: token.index(".")]
+    cached = _HEADERS.get(segment)
+    if cached is not None:
+        return dict(cached)
     try:
-        return json_object(b64url_decode(parts[0], "header"), "header")
+        header = json_object(b64url_decode(segment, "header"), "header")
     except Malformed:
         return None
+    if len(_HEADERS) < 256:
+        _HEADERS[segment] = dict(header)
+    return header
 
 
 # -- times ------------------------------------------------------------------------------------
