@@ -178,27 +178,58 @@ def rss_kib(pid: int) -> int:
     return sum(_kib_field(f"/proc/{m}/status", "VmRSS:") or 0 for m in process_tree(pid))
 
 
+def _rollup_kib(pid: int) -> dict[str, int] | None:
+    """The ``/proc/<pid>/smaps_rollup`` totals in KiB (None when unreadable)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    out = {}
+    for line in text.splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        with contextlib.suppress(ValueError, IndexError):
+            out[name] = int(rest.split()[0])
+    return out
+
+
 def memory_mib(pid: int) -> dict[str, Any]:
     """Memory of the server's process tree, in MiB.
 
-    ``rss``: the sum of every process's ``VmRSS``.  ``pss``: the sum of their ``Pss``
-    (``/proc/<pid>/smaps_rollup``): a page shared by n processes counts 1/n in each, so pages
-    that a forked worker shares with its parent count once in the sum.  ``footprint``, the
-    figure the target is checked on: VmRSS for one process (what the target names), the PSS
-    sum for several (their VmRSS sum counts the shared pages twice).
+    - ``rss``: the sum of every process's ``VmRSS``.  A page that a forked worker still shares
+      with its parent is resident once but counts in both.
+    - ``once``: resident pages of the tree counted once, estimated as the largest value over
+      the processes of its ``Rss`` plus the private (``Private_Clean`` + ``Private_Dirty``,
+      ``/proc/<pid>/smaps_rollup``) memory of all the others: a page private to one process
+      is in no other; a shared page is counted in the one process's ``Rss`` (a slight
+      underestimate if a process shares pages with programs outside the tree only).
+    - ``pss``: the sum of their ``Pss``: a page shared by k processes counts 1/k in each; it
+      also depends on what else runs on the machine (pages shared with it count less).
+    - ``footprint``, the figure the target is checked on: ``VmRSS`` for one process (what the
+      target names), ``once`` for several.
     """
     members = process_tree(pid)
     rss = [_kib_field(f"/proc/{m}/status", "VmRSS:") or 0 for m in members]
-    pss = [_kib_field(f"/proc/{m}/smaps_rollup", "Pss:") for m in members]
-    pss_sum = sum(v for v in pss if v is not None) if all(v is not None for v in pss) else None
+    rollups = [_rollup_kib(m) for m in members]
+    pss_mib = once_mib = None
+    if all(r is not None for r in rollups):
+        known = [r for r in rollups if r is not None]
+        pss_mib = round(sum(r.get("Pss", 0) for r in known) / 1024, 2)
+        private = [r.get("Private_Clean", 0) + r.get("Private_Dirty", 0) for r in known]
+        once_kib = max(
+            r.get("Rss", 0) + sum(p for j, p in enumerate(private) if j != i)
+            for i, r in enumerate(known)
+        )
+        once_mib = round(once_kib / 1024, 2)
     rss_mib = round(sum(rss) / 1024, 2)
-    pss_mib = round(pss_sum / 1024, 2) if pss_sum is not None else None
+    if len(members) == 1:
+        once_mib = rss_mib
     return {
         "processes": len(members),
         "rss": rss_mib,
         "rss_each": [round(v / 1024, 2) for v in rss],
+        "once": once_mib,
         "pss": pss_mib,
-        "footprint": rss_mib if len(members) == 1 or pss_mib is None else pss_mib,
+        "footprint": once_mib if once_mib is not None else rss_mib,
     }
 
 
@@ -807,6 +838,7 @@ def cold_start(profile: Profile, variant: Variant,
     to_ready: list[float] = []
     to_issuer_line: list[float] = []
     rss: list[float] = []
+    once: list[float] = []
     pss: list[float] = []
     processes = 0
     polls: list[int] = []
@@ -819,6 +851,7 @@ def cold_start(profile: Profile, variant: Variant,
             to_ready.append((time.perf_counter() - server.spawned_at) * 1000)
             mem = memory_mib(server.pid)
             rss.append(mem["rss"])
+            once.append(mem["footprint"])
             pss.append(mem["pss"] if mem["pss"] is not None else float("nan"))
             processes = mem["processes"]
             server_header = http_get(server.port, DISCOVERY_PATH)[1]
@@ -830,6 +863,7 @@ def cold_start(profile: Profile, variant: Variant,
         "ready_ms": _summary(to_ready),
         "issuer_line_ms": _summary(to_issuer_line),
         "rss_mib": _summary(rss),
+        "once_mib": _summary(once),
         "pss_mib": _summary(pss),
         "processes": processes,
         "polls_max": max(polls),
@@ -844,9 +878,12 @@ def print_cold_start(results: dict[str, Any], uncached: dict[str, Any], profile:
         rows += [
             [name, "spawn -> first 200 discovery (ms)", *_row(r["ready_ms"])],
             [name, "spawn -> 'Issuer:' line (ms)", *_row(r["issuer_line_ms"])],
-            [name, f"VmRSS after first 200 (MiB, {r['processes']} proc)", *_row(r["rss_mib"])],
-            [name, "PSS sum after first 200 (MiB)", *_row(r["pss_mib"])],
+            [name, f"VmRSS sum after first 200 (MiB, {r['processes']} proc)",
+             *_row(r["rss_mib"])],
         ]
+        if r["processes"] > 1:
+            rows.append([name, "  resident, shared pages once (MiB)", *_row(r["once_mib"])])
+        rows.append([name, "  PSS sum (MiB)", *_row(r["pss_mib"])])
         if name in uncached:
             rows.append([name, "spawn -> first 200, NO bytecode cache (ms)",
                          *_row(uncached[name]["ready_ms"])])
@@ -997,8 +1034,9 @@ def memory(profile: Profile, variant: Variant, gen: LoadGenerator) -> dict[str, 
         "concurrency": profile.memory_concurrency,
         "seconds": round(time.perf_counter() - began, 1),
         "processes": marks[last]["processes"],
-        "metric": "VmRSS" if marks[last]["processes"] == 1 else "PSS sum",
+        "metric": "VmRSS" if marks[last]["processes"] == 1 else "resident once",
         "rss_mib": {name: m["rss"] for name, m in marks.items()},
+        "once_mib": {name: m["once"] for name, m in marks.items()},
         "pss_mib": {name: m["pss"] for name, m in marks.items()},
         "footprint_mib": footprint,
         "growth_mib": round(footprint[last] - footprint[first], 2),
@@ -1011,8 +1049,11 @@ def print_memory(results: dict[str, Any], profile: Profile, gen: LoadGenerator) 
     marks = [str(m) for m in profile.memory_marks]
     rows = []
     for name, r in results.items():
-        for key, label in (("rss_mib", f"VmRSS sum ({r['processes']} proc)"),
-                           ("pss_mib", "PSS sum")):
+        metrics = [("rss_mib", f"VmRSS sum ({r['processes']} proc)")]
+        if r["processes"] > 1:
+            metrics.append(("once_mib", "resident, shared once"))
+        metrics.append(("pss_mib", "PSS sum"))
+        for key, label in metrics:
             values = r[key]
             growth = (values[marks[-1]] - values[marks[0]]
                       if values[marks[0]] is not None and values[marks[-1]] is not None
@@ -1028,9 +1069,11 @@ def print_memory(results: dict[str, Any], profile: Profile, gen: LoadGenerator) 
          f"growth {int(marks[0]):,}->{int(marks[-1]):,}", "tokens", "errors", "seconds"], rows,
         left=2,
     )
-    print("   the target is checked on VmRSS for a one-process server and on the PSS sum for "
-          "several\n   processes (their VmRSS sum counts the pages a forked worker shares with "
-          "its parent twice)")
+    print("   the target is checked on VmRSS for a one-process server, and for several processes"
+          "\n   on their resident pages counted once (their VmRSS sum counts every page a forked"
+          "\n   worker still shares with its parent twice): the largest Rss of one process plus"
+          "\n   the private memory of the others; PSS splits shared pages, also with other"
+          "\n   programs, so it depends on what else runs")
 
 
 # -- scenario 6: the pytest fixture ----------------------------------------------------------
@@ -1545,7 +1588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     env["children_cpu_s"] = round(children_cpu_seconds(), 1)
     env["loadavg_end"] = load_average()
     print(f"\ntotal wall time {env['wall_s']} s, load average at the end {env['loadavg_end']} "
-          "(the harness itself adds about 1-2)")
+          "(the harness raises it itself: every runnable thread of the server and the load "
+          "generator counts)")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"results written to {args.json}")
