@@ -160,25 +160,21 @@ def load_key_file(path: Path, family: str) -> KeyPair:
     return make_pair(key, family)
 
 
-def write_key_file(path: Path, key: PrivateKey, exclusive: bool = False) -> bool:
-    """Write a PEM private key atomically (temporary file in the same folder, then rename).
-
-    With ``exclusive`` an existing file is kept (the temporary file is hard-linked into
-    place, which fails if the name exists): returns False then, so that providers starting
-    together on one keys directory all end up with the same key."""
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, exclusive: bool = False,
+                 what: str = "file") -> bool:
+    """Write ``data`` atomically: a temporary file in the same folder (``mode``), then a
+    rename.  With ``exclusive`` an existing file is kept (the temporary file is hard-linked
+    into place, which fails if the name exists) and False is returned.  Errors raise
+    `MockIdPError` naming the file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(pem)
+                handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
             if exclusive:
                 try:
                     os.link(tmp, path)
@@ -192,8 +188,20 @@ def write_key_file(path: Path, key: PrivateKey, exclusive: bool = False) -> bool
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise MockIdPError(f"{path}: cannot write key file: {exc.strerror or exc}") from None
+        raise MockIdPError(f"{path}: cannot write {what}: {exc.strerror or exc}") from None
     return True
+
+
+def write_key_file(path: Path, key: PrivateKey, exclusive: bool = False) -> bool:
+    """Write a PEM private key atomically (see `write_atomic`); with ``exclusive`` an
+    existing file is kept and False returned, so that providers starting together on one
+    keys directory all end up with the same key."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return write_atomic(path, pem, exclusive=exclusive, what="key file")
 
 
 class KeySet:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import ssl
 import tempfile
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import MockIdPError
+from .keys import write_atomic
 
 TLS_FOLDER = "_tls"
 CERT_FILE = "cert.pem"
@@ -102,25 +102,6 @@ def _make_certificate(names: list[str]) -> tuple[x509.Certificate, ec.EllipticCu
         .sign(key, hashes.SHA256())
     )
     return cert, key
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write atomically (temporary file in the same folder, then rename) with ``mode``."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise MockIdPError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -202,10 +183,10 @@ def self_signed(keys_dir: str | Path | None, extra_names: Iterable[str] = ()) ->
         folder = Path(tempfile.mkdtemp(prefix="mockidp-tls-"))
     cert, key = _make_certificate(names)
     files = TlsFiles(folder / CERT_FILE, folder / KEY_FILE, generated=True)
-    _write(files.key, key.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()), 0o600)
-    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_atomic(files.key, key.private_bytes(serialization.Encoding.PEM,
+                                              serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()), mode=0o600)
+    write_atomic(files.cert, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return files
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +45,7 @@ from .render import (
     browser_response,
     device_response,
     error_page,
+    fault_parts,
     json_response,
     oauth_error_response,
     read_recent,
@@ -214,13 +214,8 @@ def create_app(idp: MockIdP) -> Flask:
 
     @app.errorhandler(ScriptedFault)
     def on_fault(fault: ScriptedFault) -> Response:
-        if fault.close:
-            connection = request.environ.get("werkzeug.socket")
-            if connection is not None:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-            return Response(b"", status=500)
-        return Response(fault.body, status=fault.status, content_type=fault.content_type)
+        status, headers, body = fault_parts(fault, request.environ)
+        return Response(body, status=status, headers=headers)
 
     @app.errorhandler(OAuthError)
     def on_oauth_error(error: OAuthError) -> Response:

@@ -11,11 +11,9 @@ answers are the same either way; tests run both paths.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
-import socket
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ from ..model import (
     TokenRequest,
     UserinfoRequest,
 )
+from .render import error_parts, fault_parts
 
 if TYPE_CHECKING:
     from ..provider import MockIdP
@@ -102,21 +101,9 @@ class ProtocolFront:
         try:
             body, content_type = self._answer(name, req)
         except OAuthError as error:
-            headers = [("Content-Type", "application/json"), *_NO_STORE]
-            if error.www_authenticate:
-                headers.append(("WWW-Authenticate", error.www_authenticate))
-            headers.extend(error.headers.items())
-            return self._send(start_response, error.status, headers,
-                              _ENCODE(error.body()).encode())
+            return self._send(start_response, *error_parts(error))
         except ScriptedFault as fault:
-            if fault.close:
-                connection = environ.get("werkzeug.socket")
-                if connection is not None:
-                    with contextlib.suppress(OSError):
-                        connection.shutdown(socket.SHUT_RDWR)
-                return self._send(start_response, 500, [], b"")
-            return self._send(start_response, fault.status,
-                              [("Content-Type", fault.content_type)], fault.body)
+            return self._send(start_response, *fault_parts(fault, environ))
         except Exception:
             log.exception("mockidp: unexpected error on %s %s", method, path)
             return self._send(start_response, 500, [("Content-Type", "application/json"),

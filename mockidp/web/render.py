@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
+import socket
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, render_template
 
-from ..errors import OAuthError
+from ..errors import OAuthError, ScriptedFault
 from ..model import (
     BrowserOutcome,
     ConsentPage,
@@ -38,13 +41,33 @@ def json_response(body: Any, status: int = 200, *, no_store: bool = False) -> Re
     return response
 
 
-def oauth_error_response(error: OAuthError) -> Response:
-    """RFC 6749 §5.2 error JSON with no-store headers and any ``WWW-Authenticate``."""
-    response = json_response(error.body(), error.status, no_store=True)
+def error_parts(error: OAuthError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """RFC 6749 §5.2 error JSON with no-store headers and any ``WWW-Authenticate`` (and
+    other headers the error needs), as status, headers and body."""
+    headers = [("Content-Type", "application/json"), *NO_STORE.items()]
     if error.www_authenticate:
-        response.headers["WWW-Authenticate"] = error.www_authenticate
-    response.headers.update(error.headers)
-    return response
+        headers.append(("WWW-Authenticate", error.www_authenticate))
+    headers.extend(error.headers.items())
+    return error.status, headers, json.dumps(error.body(), separators=(",", ":")).encode()
+
+
+def fault_parts(fault: ScriptedFault, environ: Mapping[str, Any]
+                ) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A scripted raw fault as status, headers and body; for ``close``, the connection is
+    shut down first (werkzeug's server; elsewhere the client gets an empty 500)."""
+    if fault.close:
+        connection = environ.get("werkzeug.socket")
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        return 500, [], b""
+    return fault.status, [("Content-Type", fault.content_type)], fault.body
+
+
+def oauth_error_response(error: OAuthError) -> Response:
+    """`error_parts` as a Flask response."""
+    status, headers, body = error_parts(error)
+    return Response(body, status=status, headers=headers)
 
 
 def error_page(error: str, description: str, status: int) -> Response:
