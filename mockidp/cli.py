@@ -177,13 +177,7 @@ def serve(
     lines.append(f"Server:    {'granian' if server is None else 'werkzeug'}")
     if server is None:
         # printed once the port accepts connections (granian binds in its own time)
-        servers.run_granian(
-            {"config": config, "host": host, "port": bound_port, "keys_dir": keys_dir,
-             "interactive_login": interactive_login, "control": control,
-             "control_token": control_token, "public_url": public_url,
-             "clock_skew": clock_skew},
-            host, bound_port, banner=lines,
-        )
+        servers.run_granian(idp, host, bound_port, banner=lines)
         return
     click.echo("\n".join(lines))
     sys.stdout.flush()

@@ -1,8 +1,8 @@
 """Helpers for servers as users meet them: ``mockidp serve`` run as a user would (in its own
 process group, always ended), and a check that a port listens on 127.0.0.1 only.
 
-The command may hand the app to a worker process (granian), so the whole process group is
-ended, never just the parent: no server outlives the test.
+The whole process group is ended, never just the parent, so nothing the command started
+outlives the test.
 """
 
 from __future__ import annotations

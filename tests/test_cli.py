@@ -254,6 +254,41 @@ def test_serve_prints_issuer_discovery_and_a_warning() -> None:
         assert doc["issuer"] == server.issuer
 
 
+def _children(pid: int) -> list[str]:
+    """The child process ids of ``pid`` (over all its threads)."""
+    found: list[str] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += (task / "children").read_text().split()
+    return found
+
+
+@pytest.mark.parametrize("server_name", ["granian", "werkzeug"])
+def test_serve_is_one_process_whose_scripted_state_every_request_sees(server_name: str) -> None:
+    """Both servers run the provider in the `mockidp serve` process itself: no worker
+    process, so a rule scripted over the control API applies to the very next token request,
+    and Ctrl-C ends the server cleanly."""
+    if server_name == "granian":
+        pytest.importorskip("granian")
+    with serve("--port", "0", "--server", server_name) as server:
+        base = server.issuer.rsplit("/", 1)[0]
+        rule = requests.post(f"{base}/_mockidp/rules", timeout=HTTP_TIMEOUT, json={
+            "endpoint": "token", "claims": {"set": {"tier": "gold"}}, "times": 3})
+        assert rule.status_code == 201, rule.text
+        tiers = []
+        for _ in range(4):
+            answer = requests.post(f"{server.issuer}/token", timeout=HTTP_TIMEOUT,
+                                   auth=("svc", "secret"),
+                                   data={"grant_type": "client_credentials"})
+            assert answer.status_code == 200, answer.text
+            assert server_name in answer.headers["Server"].lower()
+            claims = jwt.decode(answer.json()["access_token"], options={"verify_signature": False})
+            tiers.append(claims.get("tier"))
+        assert tiers == ["gold", "gold", "gold", None]  # one rule, counted in one place
+        assert _children(server.process.pid) == []
+        server.process.send_signal(2)  # SIGINT, as Ctrl-C
+        assert server.process.wait(timeout=10) == 0
+
+
 def test_serve_honours_port_and_host_env_vars() -> None:
     port = free_port()
     with serve(env={"MOCKIDP_PORT": str(port), "MOCKIDP_HOST": "localhost"}) as server:
