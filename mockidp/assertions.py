@@ -30,13 +30,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jwt
 from jwt.api_jws import PyJWS
 
 from .errors import InvalidClient
-from .model import Client
+from .model import Client, quick_init
 from .settings import SIGNING_ALGS
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 §2.2
@@ -332,6 +333,7 @@ def string_claim(claims: Mapping[str, Any], name: str) -> str:
 
 
 # -- trust: what a request's presented JWTs are checked against ------------------------------
+@quick_init
 @dataclass(frozen=True)
 class Trust:
     """Everything needed to verify JWTs presented at one endpoint of one issuer.
@@ -342,10 +344,14 @@ class Trust:
     issued, or raises `signer.TokenRejected`.
     """
 
-    audiences: tuple[str, ...]
+    audiences_for: Callable[[], tuple[str, ...]]  # worked out only when a JWT is presented
     now: float
     caches: AssertionCaches
     own_token: Callable[[str], dict[str, Any] | None]
+
+    @cached_property
+    def audiences(self) -> tuple[str, ...]:
+        return self.audiences_for()
 
     def use_jti(self, issuer: str, claims: Mapping[str, Any], expires_at: float,
                 required: bool) -> None:

@@ -23,11 +23,12 @@ validation refuses them, and the pipeline skips them as a second line of defence
 from __future__ import annotations
 
 import copy
-import secrets
+import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .keys import b64url
 from .model import EMPTY, GrantFacts, User
 from .settings import PROTECTED_CLAIMS
 from .signer import half_hash
@@ -56,7 +57,7 @@ class ClaimLayer:
 
 def new_jti() -> str:
     """A fresh, unguessable JWT id."""
-    return secrets.token_urlsafe(16)
+    return b64url(os.urandom(16))  # as secrets.token_urlsafe(16)
 
 
 def user_claims(
@@ -65,6 +66,8 @@ def user_claims(
 ) -> dict[str, Any]:
     """The user's claims allowed by ``scopes``: standard ones per scope, custom ones always,
     and the claims ``requested`` one by one (OIDC Core §5.5) whatever the scopes."""
+    if user is None and not login_claims:
+        return {}  # a client's own token (client_credentials): no user claims at all
     allowed = {c for scope in scopes for c in SCOPE_CLAIMS.get(scope, ())} | set(requested)
     merged = {**(user.claims if user is not None else EMPTY), **login_claims}
     return {

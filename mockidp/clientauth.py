@@ -23,11 +23,12 @@ from urllib.parse import unquote_plus
 
 from .assertions import ASSERTION_TYPE, AssertionRejected, peek_client_assertion
 from .errors import InvalidClient, InvalidRequest
-from .model import Client, Params
+from .model import Client, Params, quick_init
 
 BASIC_CHALLENGE = 'Basic realm="mockidp"'
 
 
+@quick_init
 @dataclass(frozen=True)
 class Credentials:
     """What a request presented: the client id, the secret and the method used."""
@@ -53,7 +54,9 @@ def parse_basic(authorization: str) -> tuple[str, str]:
             "malformed Basic authorization header: expected base64(client_id:client_secret)",
             www_authenticate=BASIC_CHALLENGE,
         )
-    return unquote_plus(client_id), unquote_plus(secret)
+    if "%" in decoded or "+" in decoded:
+        return unquote_plus(client_id), unquote_plus(secret)
+    return client_id, secret
 
 
 def credentials(params: Params, authorization: str | None) -> Credentials:

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -67,7 +68,15 @@ from .model import (
     TokenRequest,
     UserinfoRequest,
 )
-from .rules import EarlyAnswer, FaultEffect, RuleBook, RuleContext, Shaping
+from .rules import (
+    NO_EARLY_ANSWER,
+    NO_SHAPING,
+    EarlyAnswer,
+    FaultEffect,
+    RuleBook,
+    RuleContext,
+    Shaping,
+)
 from .settings import PROTECTED_CLAIMS, SIGNING_ALGS, is_absolute_url
 from .signer import ACCESS_TOKEN_TYPES, TokenRejected, sign, verify
 from .store import (
@@ -90,7 +99,7 @@ TOKEN_KINDS = frozenset({"access_token", "id_token"})
 USERINFO_KIND = frozenset({"userinfo"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """One exchange in progress; becomes a journal `Exchange` when it ends."""
 
@@ -107,7 +116,30 @@ class Call:
     tokens: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     fired: list[str] = field(default_factory=list)
     creds: Any = None  # the client credentials, once parsed
-    headers: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    jws: dict[str, str] = field(default_factory=dict)  # the tokens minted, as sent
+
+
+def _exchange(call: Call, seq: int) -> Exchange:
+    """The journal record of a finished call (built when the journal is read)."""
+    return Exchange(
+        seq=seq,
+        time=call.started,
+        provider_time=call.provider_time,
+        issuer=call.issuer,
+        endpoint=call.endpoint,
+        method=call.req.method,
+        path=call.req.path,
+        params=MappingProxyType(mask(call.req.params.as_dict())),
+        client_id=call.client_id,
+        grant_type=call.grant_type,
+        user=call.user,
+        status=call.status,
+        error=call.error,
+        tokens=MappingProxyType(dict(call.tokens)),
+        rules=tuple(call.fired),
+        headers=MappingProxyType({name: header for name, token in call.jws.items()
+                                  if (header := jose_header(token)) is not None}),
+    )
 
 
 def fault_exception(fault: FaultEffect) -> ScriptedFault:
@@ -172,7 +204,7 @@ class ProtocolEndpoints:
         """Phase 1 of the rules: sleep the delays, then raise a scripted fault; return the
         answer so that the caller renders a scripted OAuth error its own way."""
         if not self.rules:
-            return EarlyAnswer()
+            return NO_EARLY_ANSWER
         answer = self.rules.before(self._context(call, scope))
         call.fired.extend(answer.fired)
         if answer.delay:
@@ -195,13 +227,14 @@ class ProtocolEndpoints:
         raise OAuthError(error.description, error=error.error, status=error.status,
                          www_authenticate=challenge)
 
-    def _shape(self, call: Call, scope: tuple[str, ...], template: Mapping[str, Any],
-               kinds: frozenset[str]) -> Shaping:
+    def _shape(self, call: Call, scope: tuple[str, ...],
+               template: Callable[[], Mapping[str, Any]], kinds: frozenset[str]) -> Shaping:
         """Phase 2 of the rules: claims layers, bad token, skew, delay, for the ``kinds`` of
-        answer being built here (``access_token``/``id_token`` or ``userinfo``)."""
+        answer being built here (``access_token``/``id_token`` or ``userinfo``).  The claim
+        template values are worked out only when there are rules to use them."""
         if not self.rules:
-            return Shaping()
-        shaping = self.rules.shaping(self._context(call, scope, template), kinds)
+            return NO_SHAPING
+        shaping = self.rules.shaping(self._context(call, scope, template()), kinds)
         call.fired.extend(shaping.fired)
         return shaping
 
@@ -221,24 +254,7 @@ class ProtocolEndpoints:
                 call.status = status(result)
             return result
         finally:
-            self.journal.record(Exchange(
-                seq=self.journal.next_seq(),
-                time=call.started,
-                provider_time=call.provider_time,
-                issuer=call.issuer,
-                endpoint=call.endpoint,
-                method=call.req.method,
-                path=call.req.path,
-                params=MappingProxyType(mask(call.req.params.as_dict())),
-                client_id=call.client_id,
-                grant_type=call.grant_type,
-                user=call.user,
-                status=call.status,
-                error=call.error,
-                tokens=MappingProxyType(dict(call.tokens)),
-                rules=tuple(call.fired),
-                headers=MappingProxyType(dict(call.headers)),
-            ))
+            self.journal.record_later(partial(_exchange, call, self.journal.next_seq()))
 
     def _browser_run(self, call: Call, body: Callable[[], BrowserOutcome]) -> BrowserOutcome:
         def status(outcome: BrowserOutcome) -> int:
@@ -807,8 +823,8 @@ class ProtocolEndpoints:
         lifetimes = issuer.settings.lifetimes
         client = facts.client
         key = issuer.keys.active(client.signing_alg or issuer.settings.signing_alg)
-        template = self._template(issuer_url, call, facts.sub, client.id, facts.scopes, int(now))
-        shaping = self._shape(call, facts.scopes, template, TOKEN_KINDS)
+        shaping = self._shape(call, facts.scopes, lambda: self._template(
+            issuer_url, call, facts.sub, client.id, facts.scopes, int(now)), TOKEN_KINDS)
         seconds = int(now + shaping.skew)
         bad = shaping.bad_token
         response: dict[str, Any] = {}
@@ -826,9 +842,7 @@ class ProtocolEndpoints:
                 client.access_token_format or issuer.settings.access_token_format,
             )
             call.tokens["access_token"] = access_claims
-            header = jose_header(access_token)
-            if header is not None:
-                call.headers["access_token"] = header
+            call.jws["access_token"] = access_token
             exp = access_claims.get("exp")
             response.update({
                 "access_token": access_token,
@@ -882,9 +896,7 @@ class ProtocolEndpoints:
                 bad.kind if bad is not None and bad.token == "id_token" else None, seconds,
             )
             call.tokens["id_token"] = id_claims
-            header = jose_header(response["id_token"])
-            if header is not None:
-                call.headers["id_token"] = header
+            call.jws["id_token"] = response["id_token"]
         if shaping.delay:
             time.sleep(shaping.delay)
         return response
@@ -941,9 +953,9 @@ class ProtocolEndpoints:
         call.client_id = client_id if isinstance(client_id, str) else None
         scopes = tuple(str(claims.get("scope") or "").split())
         issuer_url = self._issuer_url_for(issuer.name, req.base_url)
-        shaping = self._shape(call, scopes, self._template(
-            issuer_url, call, call.user, call.client_id or "", scopes, self.clock.seconds()),
-            USERINFO_KIND)
+        seconds = self.clock.seconds()
+        shaping = self._shape(call, scopes, lambda: self._template(
+            issuer_url, call, call.user, call.client_id or "", scopes, seconds), USERINFO_KIND)
         answer = userinfo_claims(claims, shaping.for_token("userinfo"))
         call.tokens["userinfo"] = answer
         if shaping.delay:
@@ -991,11 +1003,14 @@ class ProtocolEndpoints:
         """What JWTs presented at ``req``'s endpoint are checked against (RFC 7523 §3, RFC
         8693 §2.1): an ``aud`` of the issuer, its token endpoint or this endpoint (under the
         public URL or the URL the request came in on), this provider's tokens, the caches."""
-        bases = dict.fromkeys((self._issuer_url_for(issuer.name, req.base_url),
-                               self._issuer_url_for(issuer.name, None)))
-        paths = ("", ENDPOINTS_BY_NAME["token"].path, ENDPOINTS_BY_NAME[req.endpoint].path)
+        def audiences() -> tuple[str, ...]:
+            bases = dict.fromkeys((self._issuer_url_for(issuer.name, req.base_url),
+                                   self._issuer_url_for(issuer.name, None)))
+            paths = ("", ENDPOINTS_BY_NAME["token"].path, ENDPOINTS_BY_NAME[req.endpoint].path)
+            return tuple(dict.fromkeys(base + path for base in bases for path in paths))
+
         return Trust(
-            audiences=tuple(dict.fromkeys(base + path for base in bases for path in paths)),
+            audiences_for=audiences,
             now=self.clock.now(),
             caches=issuer.assertions,
             own_token=lambda token: self._own_token(issuer, req.base_url, token),
@@ -1189,7 +1204,7 @@ class ProtocolEndpoints:
                        or issuer.settings.signing_alg)
                 token = sign(claims, issuer.keys.active(alg), "logout+jwt")
                 delivery = deliver(client.id, client.backchannel_logout_uri, token)
-                call.headers[f"logout_token:{client.id}"] = jose_header(token) or {}
+                call.jws[f"logout_token:{client.id}"] = token
                 call.tokens[f"logout_token:{client.id}"] = {
                     **claims, "delivered_status": delivery.status, "delivery_error":
                     delivery.error}

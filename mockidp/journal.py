@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -65,12 +65,28 @@ def mask(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (MASK if k in SECRET_PARAMS else v) for k, v in params.items()}
 
 
+class _Later:
+    """An entry recorded as the function that builds its `Exchange`: the hot endpoints hand
+    over what they already hold, and the frozen record is made only if someone reads it."""
+
+    __slots__ = ("build", "built")
+
+    def __init__(self, build: Callable[[], Exchange]) -> None:
+        self.build = build
+        self.built: Exchange | None = None
+
+    def exchange(self) -> Exchange:
+        if self.built is None:
+            self.built = self.build()
+        return self.built
+
+
 class Journal:
     """A thread-safe ring buffer of `Exchange` records."""
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._lock = threading.Lock()
-        self._entries: deque[Exchange] = deque(maxlen=size)
+        self._entries: deque[Exchange | _Later] = deque(maxlen=size)
         self._seq = itertools.count(1)
 
     @property
@@ -83,6 +99,18 @@ class Journal:
     def record(self, exchange: Exchange) -> None:
         with self._lock:
             self._entries.append(exchange)
+
+    def record_later(self, build: Callable[[], Exchange]) -> None:
+        """Record the exchange ``build()`` returns, calling it only when the journal is read
+        (``build`` must capture finished, unchanging data)."""
+        entry = _Later(build)
+        with self._lock:
+            self._entries.append(entry)
+
+    def _snapshot(self) -> list[Exchange]:
+        with self._lock:
+            entries = list(self._entries)
+        return [e if isinstance(e, Exchange) else e.exchange() for e in entries]
 
     def clear(self) -> None:
         with self._lock:
@@ -103,8 +131,7 @@ class Journal:
                     f"journal filter {name!r}: expected one of " + ", ".join(FILTER_FIELDS)
                 )
         wanted_params = filters.pop("params", None) or {}
-        with self._lock:
-            entries = list(self._entries)
+        entries = self._snapshot()
         return [
             e for e in entries
             if all(getattr(e, k) == v for k, v in filters.items())
@@ -132,8 +159,7 @@ class Journal:
             )
 
     def _summary(self, last: int = 10) -> str:
-        with self._lock:
-            entries = list(self._entries)[-last:]
+        entries = self._snapshot()[-last:]
         if not entries:
             return " The journal is empty."
         lines = [

@@ -14,7 +14,7 @@ restarted provider keeps validating what it issued before.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import json
 import os
@@ -69,9 +69,13 @@ class KeyPair:
     keys: dict[str, SigningKey]
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url(data: bytes) -> str:
     """Base64url without padding (RFC 7515 §2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=") \
+        .decode("ascii")
 
 
 def _check_alg(alg: str) -> str:

@@ -46,7 +46,7 @@ from typing import Any
 
 from .claims import ClaimLayer
 from .errors import MockIdPError
-from .model import EMPTY, ENDPOINTS
+from .model import EMPTY, ENDPOINTS, quick_init
 
 ENDPOINT_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 TOKEN_KINDS: tuple[str, ...] = ("access_token", "id_token", "userinfo")
@@ -304,6 +304,7 @@ class Rule:
         return "no request was made"
 
 
+@quick_init
 @dataclass(frozen=True)
 class EarlyAnswer:
     """What the rules decided before an endpoint runs."""
@@ -314,6 +315,7 @@ class EarlyAnswer:
     fired: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True)
 class Shaping:
     """What the rules decided while tokens are built."""
@@ -329,6 +331,7 @@ class Shaping:
 
 
 NO_SHAPING = Shaping()
+NO_EARLY_ANSWER = EarlyAnswer()
 
 
 class RuleBook:
@@ -398,7 +401,7 @@ class RuleBook:
         """Phase 1: delays add up; the first error or fault answers (see module docstring)."""
         with self._lock:
             if not self._rules:
-                return EarlyAnswer()
+                return NO_EARLY_ANSWER
             delay = 0.0
             fired: list[str] = []
             for rule in self._candidates(ctx, early=True):

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..assertions import Trust
-from ..model import Client, GrantFacts, Params, User
+from ..model import Client, GrantFacts, Params, User, quick_init
 from ..settings import IssuerSettings
 from ..store import IssuerStore
 
 
+@quick_init
 @dataclass(frozen=True)
 class GrantContext:
     """The issuer state a grant may read: settings, store, clock reading, users, client."""

@@ -1,0 +1,142 @@
+"""The helpers that make the token path cheap behave exactly like what they replace:
+`quick_init` records, the hand-split form parser, the one-encoder JSON, the lazily built
+journal entries."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mockidp import MockIdP
+from mockidp.journal import Exchange, Journal
+from mockidp.model import GrantFacts, TokenRequest, quick_init
+from mockidp.signer import compact_json
+from mockidp.web.fast import _form_pairs
+
+
+@quick_init
+@dataclass(frozen=True)
+class Sample:
+    a: int
+    b: str = "b"
+    c: list[int] = field(default_factory=list)
+
+
+def test_quick_init_keeps_parameters_defaults_factories_and_frozenness() -> None:
+    assert Sample(1) == Sample(1, "b", [])
+    assert Sample(1, c=[2]).c == [2]
+    assert Sample(1).c is not Sample(1).c  # a fresh default per instance
+    assert dataclasses.replace(Sample(1), b="x") == Sample(1, "x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Sample(1).a = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Sample()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Sample(1, nope=2)  # type: ignore[call-arg]
+    assert hash(Sample(1, "x", ())) == hash(Sample(1, "x", ()))  # type: ignore[arg-type]
+
+
+def test_quick_init_refuses_what_it_cannot_copy() -> None:
+    with pytest.raises(TypeError, match="__post_init__"):
+        @quick_init
+        @dataclass(frozen=True)
+        class Checked:
+            a: int
+
+            def __post_init__(self) -> None:
+                pass
+
+    with pytest.raises(TypeError, match="init-only"):
+        @quick_init
+        @dataclass(frozen=True, kw_only=True)
+        class KeywordOnly:
+            a: int
+
+
+def test_hot_records_made_with_quick_init_equal_field_by_field_copies() -> None:
+    request = TokenRequest(issuer="default", base_url="http://x", method="POST")
+    assert request == dataclasses.replace(request)
+    assert request.path == "" and request.recent == ()
+    facts = GrantFacts("client_credentials", client=None, sub="s",  # type: ignore[arg-type]
+                       scopes=(), audience=())
+    assert facts.issue_access_token is True and facts.login_claims == {}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        facts.sub = "other"  # type: ignore[misc]
+
+
+form_text = st.text(alphabet="ab=&%+2 0x\u00e9", max_size=40)
+
+
+@given(form_text)
+def test_form_pairs_is_parse_qsl(text: str) -> None:
+    def run(parse: Any) -> Any:
+        try:
+            return parse()
+        except (ValueError, UnicodeError) as exc:
+            return type(exc)
+
+    assert run(lambda: _form_pairs(text, 5)) == run(lambda: parse_qsl(
+        text, keep_blank_values=True, errors="strict", max_num_fields=5))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_compact_json_is_json_dumps(value: Any) -> None:
+    assert compact_json(value) == json.dumps(value, separators=(",", ":"))
+
+
+def test_compact_json_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        compact_json({"a": object()})
+
+
+def test_lazy_journal_entries_read_like_recorded_ones() -> None:
+    journal = Journal(size=3)
+    built: list[int] = []
+
+    def later(seq: int) -> Exchange:
+        built.append(seq)
+        return Exchange(seq=seq, time=0.0, provider_time=0.0, issuer="default",
+                        endpoint="token", method="POST", path="/default/token")
+
+    journal.record(Exchange(seq=1, time=0.0, provider_time=0.0, issuer="default",
+                            endpoint="jwks", method="GET", path="/default/jwks"))
+    for seq in (2, 3, 4):
+        journal.record_later(lambda seq=seq: later(seq))  # type: ignore[misc]
+    assert built == []  # nothing is built until the journal is read
+    assert [e.seq for e in journal.calls()] == [2, 3, 4]  # a ring buffer of 3
+    assert [e.seq for e in journal.calls(endpoint="token")] == [2, 3, 4]
+    assert built == [2, 3, 4]  # each built once ...
+    journal.calls()
+    assert built == [2, 3, 4]  # ... and only once
+
+
+def test_the_journal_records_a_token_request_as_it_finished() -> None:
+    """The journal entry is built from the finished call when read, with the secret masked,
+    the token's claims and its JOSE header."""
+    with MockIdP() as idp:
+        answer = requests.post(f"{idp.url}/default/token", timeout=10, data={
+            "grant_type": "client_credentials", "client_id": "svc", "client_secret": "s3cret"})
+        assert answer.status_code == 200
+        (call,) = idp.calls(endpoint="token")
+    assert call.params["client_secret"] == "***"
+    assert call.client_id == "svc" and call.status == 200
+    assert call.tokens["access_token"]["sub"] == "svc"
+    assert call.headers["access_token"]["alg"] == "RS256"
+    assert call.headers["access_token"]["typ"] == "JWT"
