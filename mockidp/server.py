@@ -12,33 +12,39 @@ import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
 from .errors import MockIdPError
-from .web import create_app
+from .web import serving_app
 
 if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+
     from .provider import MockIdP
 
 log = logging.getLogger("mockidp")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request lines go to the ``mockidp.access`` logger at DEBUG, nowhere else.
+def _quiet_handler() -> type[WSGIRequestHandler]:
+    """werkzeug's request handler, quiet (werkzeug is imported when a server is bound)."""
+    from werkzeug.serving import WSGIRequestHandler
 
-    An idle or stalled connection is dropped after ``timeout`` seconds, so a client that
-    stops sending cannot hold a thread forever.
-    """
+    class QuietHandler(WSGIRequestHandler):
+        """Request lines go to the ``mockidp.access`` logger at DEBUG, nowhere else.
 
-    timeout = 30
+        An idle or stalled connection is dropped after ``timeout`` seconds, so a client that
+        stops sending cannot hold a thread forever.
+        """
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        logging.getLogger("mockidp.access").debug(
-            '%s "%s" %s', self.address_string(), self.requestline, code
-        )
+        timeout = 30
 
-    def log(self, type: str, message: str, *args: Any) -> None:
-        logging.getLogger("mockidp.access").debug(message, *args)
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            logging.getLogger("mockidp.access").debug(
+                '%s "%s" %s', self.address_string(), self.requestline, code
+            )
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            logging.getLogger("mockidp.access").debug(message, *args)
+
+    return QuietHandler
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -74,9 +80,11 @@ def bind(idp: MockIdP, host: str, port: int) -> BaseWSGIServer:
     context = idp.ssl_context()
     sock = _listen(host, port)
     try:
+        from werkzeug.serving import make_server
+
         server = make_server(
-            host, sock.getsockname()[1], create_app(idp), threaded=True,
-            request_handler=_QuietHandler, fd=sock.fileno(),
+            host, sock.getsockname()[1], serving_app(idp), threaded=True,
+            request_handler=_quiet_handler(), fd=sock.fileno(),
         )
     finally:
         sock.close()  # werkzeug holds its own duplicate of the descriptor
@@ -152,7 +160,7 @@ def run_granian(idp: MockIdP, host: str, port: int, threads: int = 8,
             return None
 
     address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]  # granian: an IP
-    app = create_app(idp)
+    app = serving_app(idp)
 
     def announce() -> None:
         """Print the banner once the port really accepts connections."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -140,3 +142,27 @@ def test_the_journal_records_a_token_request_as_it_finished() -> None:
     assert call.tokens["access_token"]["sub"] == "svc"
     assert call.headers["access_token"]["alg"] == "RS256"
     assert call.headers["access_token"]["typ"] == "JWT"
+
+
+def test_flask_is_imported_only_when_a_request_needs_it() -> None:
+    """The servers answer discovery, JWKS and tokens from the WSGI front; Flask (and
+    werkzeug, for granian) is imported on the first request the front passes on, which is
+    then answered as usual."""
+    script = """
+import sys, requests
+from mockidp import MockIdP
+with MockIdP() as idp:
+    base = idp.url + "/default"
+    assert requests.get(base + "/.well-known/openid-configuration", timeout=10).ok
+    assert requests.get(base + "/jwks", timeout=10).ok
+    assert requests.post(base + "/token", data={"grant_type": "client_credentials"},
+                         auth=("svc", "s"), timeout=10).ok
+    print("flask before:", "flask" in sys.modules)
+    page = requests.get(base + "/authorize", timeout=10, params={
+        "client_id": "app", "redirect_uri": "http://127.0.0.1/cb", "response_type": "code"})
+    assert page.status_code == 200 and "<form" in page.text, page.text
+    print("flask after:", "flask" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert "flask before: False" in out and "flask after: True" in out, out

@@ -38,21 +38,20 @@ from ..model import (
 from ..provider import MockIdP
 from .control import create_control_blueprint
 from .fast import ProtocolFront
-from .parsing import MAX_FIELDS, json_body, refuse_oversized, request_params, string_members
+from .parsing import json_body, refuse_oversized, request_params, string_members
 from .render import (
     RECENT_COOKIE,
     SESSION_COOKIE,
     browser_response,
     device_response,
     error_page,
-    fault_parts,
     json_response,
     oauth_error_response,
     read_recent,
 )
 from .ui import create_ui_blueprint
+from .wire import MAX_BODY_BYTES, MAX_FIELDS, fault_parts
 
-MAX_BODY_BYTES = 64 * 1024
 CORS_ENDPOINTS = frozenset(e.name for e in ENDPOINTS if e.cors) | {"oauth_metadata_root"}
 BROWSER_ENDPOINTS = frozenset(e.name for e in ENDPOINTS if e.browser)
 CORS_ALLOW_HEADERS = "Authorization, Content-Type, DPoP, X-Requested-With"
@@ -97,7 +96,17 @@ def _is_page(endpoint: str | None, path: str) -> bool:
 
 
 def create_app(idp: MockIdP) -> Flask:
-    """A Flask app serving ``idp``'s issuers at ``/{issuer}/...``."""
+    """A Flask app serving ``idp``'s issuers at ``/{issuer}/...``, the hot JSON endpoints
+    answered by `fast.ProtocolFront` in front of it (as the servers run it)."""
+    app = flask_app(idp)
+    app.wsgi_app = ProtocolFront(  # type: ignore[method-assign]
+        idp, app.wsgi_app, MAX_BODY_BYTES, MAX_FIELDS
+    )
+    return app
+
+
+def flask_app(idp: MockIdP) -> Flask:
+    """The Flask app alone: every route, error rendering and CORS."""
     app = Flask(__name__, template_folder="templates", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -283,8 +292,4 @@ def create_app(idp: MockIdP) -> Flask:
                 response.set_data(b"")
         return response
 
-    # The hot JSON endpoints skip Flask's request machinery when a request is plain.
-    app.wsgi_app = ProtocolFront(  # type: ignore[method-assign]
-        idp, app.wsgi_app, MAX_BODY_BYTES, MAX_FIELDS
-    )
     return app

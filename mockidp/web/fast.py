@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from ..model import (
     UserinfoRequest,
 )
 from ..signer import compact_json
-from .render import error_parts, fault_parts
+from .wire import MAX_BODY_BYTES, MAX_FIELDS, error_parts, fault_parts
 
 if TYPE_CHECKING:
     from ..provider import MockIdP
@@ -62,6 +63,35 @@ def _form_pairs(text: str, max_fields: int) -> list[tuple[str, str]]:
         raise ValueError("Max number of fields exceeded")
     return [(name, value) for name, _, value in
             (piece.partition("=") for piece in text.split("&") if piece)]
+
+
+class FlaskOnDemand:
+    """The Flask app (pages, control API, CORS, every refusal), made on the first request
+    the front passes on: a server that only answers the hot endpoints never imports Flask,
+    so it starts sooner and stays smaller."""
+
+    def __init__(self, idp: MockIdP) -> None:
+        self.idp = idp
+        self._app: WSGIApp | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        return (self._app or self.make())(environ, start_response)
+
+    def make(self) -> WSGIApp:
+        """The Flask app's WSGI callable, made once (also callable ahead of need)."""
+        with self._lock:
+            if self._app is None:
+                from .app import flask_app
+
+                self._app = flask_app(self.idp).wsgi_app
+            return self._app
+
+
+def serving_app(idp: MockIdP) -> ProtocolFront:
+    """The WSGI app the servers run: the front, with Flask made when first needed."""
+    return ProtocolFront(idp, FlaskOnDemand(idp), MAX_BODY_BYTES, MAX_FIELDS)
 
 
 class ProtocolFront:

@@ -15,8 +15,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import InvalidRequest
 from ..model import Params
+from .wire import MAX_FIELDS
 
-MAX_FIELDS = 100
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 DRAIN_LIMIT = 16 * 1024 * 1024

@@ -283,7 +283,7 @@ def _http_errors(method: str, browser: bool) -> dict[str, Any]:
             "description": "the methods this path allows"}}},
     }
     if method == "post":
-        from .app import MAX_BODY_BYTES  # here: the app module imports this one (control API)
+        from .wire import MAX_BODY_BYTES
 
         errors["413"] = either(f"Body larger than {MAX_BODY_BYTES} bytes")
     return errors

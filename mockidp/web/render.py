@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
-import socket
-from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, render_template
 
-from ..errors import OAuthError, ScriptedFault
+from ..errors import OAuthError
 from ..model import (
     BrowserOutcome,
     ConsentPage,
@@ -24,11 +21,11 @@ from ..model import (
     SessionChange,
     SignedOutPage,
 )
+from .wire import NO_STORE, error_parts
 
 SESSION_COOKIE = "mockidp_session"
 RECENT_COOKIE = "mockidp_recent"  # usernames this browser logged in as lately, per issuer
 RECENT_COOKIE_MAX = 2048
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def json_response(body: Any, status: int = 200, *, no_store: bool = False) -> Response:
@@ -39,29 +36,6 @@ def json_response(body: Any, status: int = 200, *, no_store: bool = False) -> Re
     if no_store:
         response.headers.update(NO_STORE)
     return response
-
-
-def error_parts(error: OAuthError) -> tuple[int, list[tuple[str, str]], bytes]:
-    """RFC 6749 §5.2 error JSON with no-store headers and any ``WWW-Authenticate`` (and
-    other headers the error needs), as status, headers and body."""
-    headers = [("Content-Type", "application/json"), *NO_STORE.items()]
-    if error.www_authenticate:
-        headers.append(("WWW-Authenticate", error.www_authenticate))
-    headers.extend(error.headers.items())
-    return error.status, headers, json.dumps(error.body(), separators=(",", ":")).encode()
-
-
-def fault_parts(fault: ScriptedFault, environ: Mapping[str, Any]
-                ) -> tuple[int, list[tuple[str, str]], bytes]:
-    """A scripted raw fault as status, headers and body; for ``close``, the connection is
-    shut down first (werkzeug's server; elsewhere the client gets an empty 500)."""
-    if fault.close:
-        connection = environ.get("werkzeug.socket")
-        if connection is not None:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        return 500, [], b""
-    return fault.status, [("Content-Type", fault.content_type)], fault.body
 
 
 def oauth_error_response(error: OAuthError) -> Response:

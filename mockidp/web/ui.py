@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 
 from ..provider import MockIdP
-from .render import NO_STORE
+from .wire import NO_STORE
 
 CONTROL_COOKIE = "mockidp_control"
 PAGES = ("/", "/debugger")  # where the unlock form may send the browser back to
