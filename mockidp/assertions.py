@@ -33,9 +33,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import jwt
-from jwt.api_jws import PyJWS
-
 from .errors import InvalidClient
 from .model import Client, quick_init
 from .settings import SIGNING_ALGS
@@ -225,6 +222,9 @@ def _check_with_keys(token: str, header: Mapping[str, Any], keys: Iterable[Mappi
                      where: str) -> None:
     """Verify an asymmetric signature with the JWKs that fit the header (``kid``, ``kty``,
     ``alg``, ``use``)."""
+    import jwt  # PyJWT: loaded when the first asymmetric assertion arrives
+    from jwt.api_jws import PyJWS
+
     alg = str(header.get("alg"))
     kid = header.get("kid")
     candidates = [

@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import jwt
-
 from .errors import OAuthError
 from .keys import b64url, thumbprint
 
@@ -123,6 +121,8 @@ def check_proof(
         return error(f"DPoP proof {why}", status=status,
                      www_authenticate=f'DPoP error="{error.error}", algs="{" ".join(DPOP_ALGS)}"'
                      if status == 401 else None)
+
+    import jwt  # PyJWT: loaded when the first DPoP proof arrives
 
     try:
         header = jwt.get_unverified_header(proof)

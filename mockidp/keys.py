@@ -26,7 +26,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from .errors import MockIdPError
 from .settings import SIGNING_ALGS
@@ -93,15 +92,27 @@ def generate(family: str) -> PrivateKey:
     return ec.generate_private_key(_CURVES[family]())
 
 
+_CRV = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
+def _uint(value: int, size: int | None = None) -> str:
+    """RFC 7518 §2 Base64urlUInt (big-endian, at least one octet; ``size`` octets for EC
+    coordinates, RFC 7518 §6.2.1.2)."""
+    return b64url(value.to_bytes(size or max(1, (value.bit_length() + 7) // 8), "big"))
+
+
 def _public_jwk(public_key: PublicKey) -> dict[str, Any]:
+    """The public JWK (RFC 7517/7518/8037) of a key: ``kty`` and its key members."""
     if isinstance(public_key, rsa.RSAPublicKey):
-        jwk = dict(RSAAlgorithm.to_jwk(public_key, as_dict=True))
-    elif isinstance(public_key, ec.EllipticCurvePublicKey):
-        jwk = dict(ECAlgorithm.to_jwk(public_key, as_dict=True))
-    else:
-        jwk = dict(OKPAlgorithm.to_jwk(public_key, as_dict=True))
-    jwk.pop("key_ops", None)  # RFC 7517 §4.3: not together with "use", which we publish
-    return jwk
+        numbers = public_key.public_numbers()
+        return {"kty": "RSA", "n": _uint(numbers.n), "e": _uint(numbers.e)}
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        point = public_key.public_numbers()
+        size = (public_key.curve.key_size + 7) // 8
+        return {"kty": "EC", "crv": _CRV[public_key.curve.name], "x": _uint(point.x, size),
+                "y": _uint(point.y, size)}
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:

@@ -32,8 +32,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-
 from .issuer import Issuer
 
 MAX_TOKEN_LENGTH = 16384
@@ -280,6 +278,8 @@ def _check_signature(report: _Report, token: str, header: Mapping[str, Any],
                      issuers: Mapping[str, Issuer],
                      issuer_urls: Callable[[str], tuple[str, ...]]) -> str | None:
     """Fill in ``signature``; the name of the issuer whose key verified it, or None."""
+    import jwt  # PyJWT: the token debugger checks signatures with it
+
     signature = report.data["signature"]
     alg, kid = header.get("alg"), header.get("kid")
     signature["alg"] = alg if isinstance(alg, str) else None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import jwt
 import pytest
 import requests
 from hypothesis import given
@@ -19,8 +20,10 @@ from hypothesis import strategies as st
 
 from mockidp import MockIdP
 from mockidp.journal import Exchange, Journal
+from mockidp.keys import FAMILIES, KeySet, _public_jwk, b64url, generate
 from mockidp.model import GrantFacts, TokenRequest, quick_init
-from mockidp.signer import compact_json
+from mockidp.settings import SIGNING_ALGS
+from mockidp.signer import TokenRejected, compact_json, sign, verify
 from mockidp.web.fast import _form_pairs
 
 
@@ -166,3 +169,67 @@ with MockIdP() as idp:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert "flask before: False" in out and "flask after: True" in out, out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_public_jwks_equal_pyjwts(family: str) -> None:
+    """The JWK export needs no PyJWT, and says what PyJWT's ``to_jwk`` says."""
+    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+    exporter = {"rsa": RSAAlgorithm, "ed25519": OKPAlgorithm}.get(family, ECAlgorithm)
+    for _ in range(5):  # EC coordinates with leading zero octets keep their full length
+        public = generate(family).public_key()
+        expected = dict(exporter.to_jwk(public, as_dict=True))  # type: ignore[attr-defined]
+        expected.pop("key_ops", None)
+        assert _public_jwk(public) == expected
+
+
+@pytest.mark.parametrize("alg", SIGNING_ALGS)
+def test_own_verifier_agrees_with_pyjwt(alg: str) -> None:
+    """`signer.verify` (no PyJWT) accepts what PyJWT accepts and refuses tampering, the wrong
+    algorithm and garbage with a reason, never an exception of another kind."""
+    keys = KeySet("default")
+    key = keys.active(alg)
+    token = sign({"sub": "s", "exp": 2_000_000_000}, key)
+    assert verify(token, keys, 1_000_000_000) == jwt.decode(
+        token, key.public_key, algorithms=[alg], options={"verify_exp": False})
+    head, payload, signature = token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    forged_payload = b64url(b'{"sub":"admin","exp":2000000000}')
+    other_alg = b64url(json.dumps({"alg": "HS256", "kid": key.kid}).encode())
+    for bad, why in [
+        (f"{head}.{payload}.{flipped}", "Signature verification failed"),
+        (f"{head}.{forged_payload}.{signature}", "Signature verification failed"),
+        (f"{other_alg}.{payload}.{signature}", "alg value is not allowed"),
+        (f"{head}.{payload}", "malformed"),
+        (f"{head}.\u00e9\u00e9.{signature}", "malformed"),
+        ("not-a-token", "malformed"),
+        (f"{b64url(b'[1]')}.{payload}.{signature}", "malformed"),
+    ]:
+        with pytest.raises(TokenRejected, match=why):
+            verify(bad, keys, 1_000_000_000)
+        with pytest.raises(jwt.PyJWTError):
+            jwt.decode(bad, key.public_key, algorithms=[alg], options={"verify_exp": False})
+    with pytest.raises(TokenRejected, match="expired"):
+        verify(token, keys, 2_000_000_001)
+
+
+def test_starting_a_provider_loads_neither_pyjwt_nor_x509() -> None:
+    """Memory and start-up: PyJWT (with cryptography's X.509 support) is loaded only by the
+    features that need it (client assertions, DPoP, the token debugger)."""
+    script = """
+import sys, requests
+from mockidp import MockIdP
+with MockIdP() as idp:
+    base = idp.url + "/default"
+    token = requests.post(base + "/token", data={"grant_type": "client_credentials"},
+                          auth=("svc", "s"), timeout=10).json()["access_token"]
+    assert requests.get(base + "/jwks", timeout=10).ok
+    info = requests.post(base + "/introspect", data={"token": token}, auth=("svc", "s"),
+                         timeout=10).json()
+    assert info["active"] is True, info
+    print(sorted(m for m in ("jwt", "cryptography.x509") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip() == "[]", out
