@@ -26,8 +26,6 @@ import json
 import math
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -138,6 +136,9 @@ class ReplayCache:
 
 def fetch_jwks(url: str, timeout: float = JWKS_TIMEOUT) -> list[Mapping[str, Any]]:
     """GET a JWK Set (RFC 7517 §5) with `urllib`; `AssertionRejected` naming what failed."""
+    import urllib.error  # with http.client and ssl: loaded on the first fetch
+    import urllib.request
+
     request = urllib.request.Request(
         url, headers={"Accept": "application/jwk-set+json, application/json"})
     try:

@@ -88,7 +88,7 @@ from .store import (
     RefreshRecord,
     new_handle,
 )
-from .tokeninfo import jose_header
+from .tokeninfo import header_segment
 
 INTERACTION_LIFETIME = 600
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt",
@@ -116,7 +116,8 @@ class Call:
     tokens: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     fired: list[str] = field(default_factory=list)
     creds: Any = None  # the client credentials, once parsed
-    jws: dict[str, str] = field(default_factory=dict)  # the tokens minted, as sent
+    # the JOSE header segment of each JWT minted (decoded when the journal is read)
+    jws: dict[str, str] = field(default_factory=dict)
 
 
 def _exchange(call: Call, seq: int) -> Exchange:
@@ -137,9 +138,15 @@ def _exchange(call: Call, seq: int) -> Exchange:
         error=call.error,
         tokens=MappingProxyType(dict(call.tokens)),
         rules=tuple(call.fired),
-        headers=MappingProxyType({name: header for name, token in call.jws.items()
-                                  if (header := jose_header(token)) is not None}),
+        headers=MappingProxyType({name: header for name, segment in call.jws.items()
+                                  if (header := header_segment(segment)) is not None}),
     )
+
+
+def _note_header(call: Call, name: str, token: str) -> None:
+    """Keep the header segment of a minted JWT for the journal (opaque tokens have none)."""
+    if token.count(".") == 2:
+        call.jws[name] = token[: token.index(".")]
 
 
 def fault_exception(fault: FaultEffect) -> ScriptedFault:
@@ -842,7 +849,7 @@ class ProtocolEndpoints:
                 client.access_token_format or issuer.settings.access_token_format,
             )
             call.tokens["access_token"] = access_claims
-            call.jws["access_token"] = access_token
+            _note_header(call, "access_token", access_token)
             exp = access_claims.get("exp")
             response.update({
                 "access_token": access_token,
@@ -896,7 +903,7 @@ class ProtocolEndpoints:
                 bad.kind if bad is not None and bad.token == "id_token" else None, seconds,
             )
             call.tokens["id_token"] = id_claims
-            call.jws["id_token"] = response["id_token"]
+            _note_header(call, "id_token", response["id_token"])
         if shaping.delay:
             time.sleep(shaping.delay)
         return response
@@ -1204,7 +1211,7 @@ class ProtocolEndpoints:
                        or issuer.settings.signing_alg)
                 token = sign(claims, issuer.keys.active(alg), "logout+jwt")
                 delivery = deliver(client.id, client.backchannel_logout_uri, token)
-                call.jws[f"logout_token:{client.id}"] = token
+                _note_header(call, f"logout_token:{client.id}", token)
                 call.tokens[f"logout_token:{client.id}"] = {
                     **claims, "delivered_status": delivery.status, "delivery_error":
                     delivery.error}

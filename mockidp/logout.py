@@ -9,9 +9,7 @@ the end-session answer; a client that cannot be reached does not stop the logout
 from __future__ import annotations
 
 import logging
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +47,9 @@ class Delivery:
 def deliver(client_id: str, uri: str, logout_token: str,
             timeout: float = DELIVERY_TIMEOUT) -> Delivery:
     """POST ``logout_token`` (form-encoded, §2.5) to ``uri``; never raises."""
+    import urllib.error  # with http.client and ssl: loaded on the first delivery
+    import urllib.request
+
     body = urllib.parse.urlencode({"logout_token": logout_token}).encode("ascii")
     request = urllib.request.Request(
         uri, data=body, method="POST",

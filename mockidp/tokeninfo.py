@@ -95,7 +95,11 @@ def jose_header(token: str) -> dict[str, Any] | None:
     """The decoded header of a compact JWS, or None (an opaque token, or malformed)."""
     if token.count(".") != 2:
         return None
-    segment = token[: token.index(".")]
+    return header_segment(token[: token.index(".")])
+
+
+def header_segment(segment: str) -> dict[str, Any] | None:
+    """A JWS header segment decoded (memoised: the provider's own are few), or None."""
     cached = _HEADERS.get(segment)
     if cached is not None:
         return dict(cached)
