@@ -130,6 +130,7 @@ def serve(
         if clock_skew is not None:
             idp.set_clock(skew=clock_skew)
         idp.load_keys()  # a bad key file stops start-up here, naming the file
+        idp.make_keys_ahead()
         from . import server as servers  # Flask is imported only when serving
 
         use_granian = server_name == "granian" or (

@@ -8,6 +8,7 @@ module never imports Flask: `start()` imports the server lazily, only when asked
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -182,11 +183,27 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
         taken or a key file is unusable."""
         if self._server is None:
             self.load_keys()
+            self.make_keys_ahead()
             from .server import ServerThread  # lazy: the core never needs Flask
 
             self._server = ServerThread(self, self.host, self.port)
             self._server.start()
         return self
+
+    def make_keys_ahead(self) -> None:
+        """Without a keys directory, make the configured issuers' keys in a background thread
+        now (RSA takes tens of milliseconds, mostly outside the GIL), while the server starts,
+        instead of in the first JWKS or token request.  A request that comes first waits for
+        the key it needs; nothing is lost if this thread loses the race."""
+        if self.keys_dir is not None:
+            return  # `load_keys` has loaded them already
+
+        def make() -> None:
+            with contextlib.suppress(Exception):  # a request will report it when it needs it
+                for name in ("default", *self.settings.issuers):
+                    self.issuer(name).keys.ensure_all()
+
+        threading.Thread(target=make, name="mockidp-keys", daemon=True).start()
 
     def stop(self) -> None:
         """Stop serving (idempotent)."""
