@@ -120,25 +120,19 @@ class Call:
     jws: dict[str, str] = field(default_factory=dict)
 
 
-def _exchange(call: Call, seq: int) -> Exchange:
-    """The journal record of a finished call (built when the journal is read)."""
+def _exchange(seq: int, started: float, provider_time: float, issuer: str, endpoint: str,
+              method: str, path: str, params: Params, client_id: str | None,
+              grant_type: str | None, user: str | None, status: int, error: str | None,
+              tokens: dict[str, Mapping[str, Any]], fired: list[str], jws: dict[str, str],
+              ) -> Exchange:
+    """The journal record of a finished call, built when the journal is read from what the
+    call kept (not the call itself: its request and credentials are let go)."""
     return Exchange(
-        seq=seq,
-        time=call.started,
-        provider_time=call.provider_time,
-        issuer=call.issuer,
-        endpoint=call.endpoint,
-        method=call.req.method,
-        path=call.req.path,
-        params=MappingProxyType(mask(call.req.params.as_dict())),
-        client_id=call.client_id,
-        grant_type=call.grant_type,
-        user=call.user,
-        status=call.status,
-        error=call.error,
-        tokens=MappingProxyType(dict(call.tokens)),
-        rules=tuple(call.fired),
-        headers=MappingProxyType({name: header for name, segment in call.jws.items()
+        seq=seq, time=started, provider_time=provider_time, issuer=issuer, endpoint=endpoint,
+        method=method, path=path, params=MappingProxyType(mask(params.as_dict())),
+        client_id=client_id, grant_type=grant_type, user=user, status=status, error=error,
+        tokens=MappingProxyType(tokens), rules=tuple(fired),
+        headers=MappingProxyType({name: header for name, segment in jws.items()
                                   if (header := header_segment(segment)) is not None}),
     )
 
@@ -261,7 +255,12 @@ class ProtocolEndpoints:
                 call.status = status(result)
             return result
         finally:
-            self.journal.record_later(partial(_exchange, call, self.journal.next_seq()))
+            req = call.req
+            self.journal.record_later(partial(
+                _exchange, self.journal.next_seq(), call.started, call.provider_time,
+                call.issuer, call.endpoint, req.method, req.path, req.params, call.client_id,
+                call.grant_type, call.user, call.status, call.error, call.tokens, call.fired,
+                call.jws))
 
     def _browser_run(self, call: Call, body: Callable[[], BrowserOutcome]) -> BrowserOutcome:
         def status(outcome: BrowserOutcome) -> int:
