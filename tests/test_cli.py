@@ -258,7 +258,10 @@ def _children(pid: int) -> list[str]:
     """The child process ids of ``pid`` (over all its threads)."""
     found: list[str] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += (task / "children").read_text().split()
+        try:
+            found += (task / "children").read_text().split()
+        except FileNotFoundError:  # a request thread that ended meanwhile
+            continue
     return found
 
 
