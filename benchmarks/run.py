@@ -76,6 +76,7 @@ PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 # The targets (figures, not assertions).
 TARGET_TOKEN_PCT_OF_SIGN = 65.0
+TARGET_CONCURRENCY = 8  # the token endpoint level the target is about
 TARGET_GET_PER_S = 15_000.0
 TARGET_READY_MS = 250.0
 TARGET_RSS_MIB = 50.0
@@ -105,19 +106,20 @@ class Profile:
     reset_after_request: int  # resets timed each after one token request
     ceiling_s: float
     uncached_cold: bool  # also time cold starts without a bytecode cache (when it applies)
+    target_rounds: int  # token RS256 at conc 8 (the target's level): measured this many times
 
 
 FULL = Profile(
     cold_runs=5, levels=(1, 8, 32), duration_s=5, warmup_s=0.5, authcode_levels=(1, 8),
     get_levels=(8, 32), memory_marks=(10_000, 25_000, 50_000), memory_concurrency=8,
     first_use_runs=5, suite_tests=200, suite_runs=3, reset_s=1.0, reset_after_request=300,
-    ceiling_s=2.0, uncached_cold=True,
+    ceiling_s=2.0, uncached_cold=True, target_rounds=3,
 )
 QUICK = Profile(
     cold_runs=2, levels=(8,), duration_s=1, warmup_s=0.2, authcode_levels=(8,),
     get_levels=(8,), memory_marks=(200, 500, 1_000), memory_concurrency=8,
     first_use_runs=1, suite_tests=50, suite_runs=1, reset_s=0.1, reset_after_request=30,
-    ceiling_s=0.5, uncached_cold=False,
+    ceiling_s=0.5, uncached_cold=False, target_rounds=1,
 )
 
 
@@ -919,6 +921,12 @@ def http_scenarios(
             }
             for row in out["token"][alg]["levels"].values():
                 row["tokens_per_s"] = row["per_s"]
+            target_level = out["token"][alg]["levels"].get(str(TARGET_CONCURRENCY))
+            if alg == "RS256" and target_level is not None:
+                # Measured like the ceiling it is compared with: best of several rounds.
+                again = [gen.measure(server, job, TARGET_CONCURRENCY, profile)["per_s"]
+                         for _ in range(profile.target_rounds - 1)]
+                out["token"][alg]["target_rounds"] = [target_level["per_s"], *again]
         out["authcode"] = {
             "levels": {str(c): gen.measure(server, Job("authcode"), c, profile)
                        for c in profile.authcode_levels},
@@ -967,6 +975,12 @@ def print_http(results: dict[str, Any], profile: Profile, gen: LoadGenerator,
           "\n   the row was disturbed); srv ms CPU/tok = server CPU time per token issued;"
           "\n   new conns = TCP connections the load generator opened")
     _print_connection_notes(results)
+    for name, r in results.items():
+        rounds = r["token"]["RS256"].get("target_rounds") or []
+        if len(rounds) > 1:
+            print(f"   {name}: RS256 at conc {TARGET_CONCURRENCY}, {len(rounds)} rounds (the "
+                  "target takes the best, as the ceiling does): "
+                  + ", ".join(f"{v:,.0f}" for v in rounds) + " tokens/s")
     rows = [[name, int(c), *_load_row(row)]
             for name, r in results.items() for c, row in r["authcode"]["levels"].items()]
     print_table(
@@ -1385,11 +1399,14 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     ceil = results["ceiling"]
     sign = ceil["jwt_encode_per_s"]["RS256"]
     for name, http_r in results["http"].items():
-        level = http_r["token"]["RS256"]["levels"].get("8")
-        if level is not None:
-            pct = 100 * level["per_s"] / sign
-            add(f"[{name}] token endpoint RS256, conc 8, vs PyJWT RS256 ceiling",
-                f"{level['per_s']:,.0f}/s = {pct:.1f} % of {sign:,.0f}/s",
+        rounds = http_r["token"]["RS256"].get("target_rounds")
+        if rounds:
+            best = max(rounds)
+            pct = 100 * best / sign
+            spread = (f", median of {len(rounds)} {statistics.median(rounds):,.0f}/s"
+                      if len(rounds) > 1 else "")
+            add(f"[{name}] token endpoint RS256, conc {TARGET_CONCURRENCY}, vs PyJWT RS256 "
+                "ceiling", f"{best:,.0f}/s = {pct:.1f} % of {sign:,.0f}/s{spread}",
                 f">= {TARGET_TOKEN_PCT_OF_SIGN:g} %", pct >= TARGET_TOKEN_PCT_OF_SIGN)
         for mode in ("jwks", "discovery"):
             levels = http_r["get"][mode]["levels"]
