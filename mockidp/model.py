@@ -114,6 +114,7 @@ class User:
         return str(sub) if sub is not None else self.id
 
 
+@quick_init
 @dataclass(frozen=True)
 class Client:
     """An OAuth client.  Unconfigured clients (``registered=False``) accept anything.
