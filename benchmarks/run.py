@@ -923,10 +923,8 @@ def http_scenarios(
                 row["tokens_per_s"] = row["per_s"]
             target_level = out["token"][alg]["levels"].get(str(TARGET_CONCURRENCY))
             if alg == "RS256" and target_level is not None:
-                # Measured like the ceiling it is compared with: best of several rounds.
-                again = [gen.measure(server, job, TARGET_CONCURRENCY, profile)["per_s"]
-                         for _ in range(profile.target_rounds - 1)]
-                out["token"][alg]["target_rounds"] = [target_level["per_s"], *again]
+                out["token"][alg]["target_rounds"] = target_rounds(
+                    server, job, gen, profile, target_level["per_s"])
         out["authcode"] = {
             "levels": {str(c): gen.measure(server, Job("authcode"), c, profile)
                        for c in profile.authcode_levels},
@@ -977,10 +975,11 @@ def print_http(results: dict[str, Any], profile: Profile, gen: LoadGenerator,
     _print_connection_notes(results)
     for name, r in results.items():
         rounds = r["token"]["RS256"].get("target_rounds") or []
-        if len(rounds) > 1:
-            print(f"   {name}: RS256 at conc {TARGET_CONCURRENCY}, {len(rounds)} rounds (the "
-                  "target takes the best, as the ceiling does): "
-                  + ", ".join(f"{v:,.0f}" for v in rounds) + " tokens/s")
+        if rounds:
+            print(f"   {name}: RS256 at conc {TARGET_CONCURRENCY}, {len(rounds)} round(s), each "
+                  "with PyJWT RS256 signing on the server's CPU right after it: "
+                  + "; ".join(f"{r['tokens_per_s']:,.0f} tokens/s vs {r['sign_per_s']:,.0f} "
+                              f"signs/s = {r['pct']:.1f} %" for r in rounds))
     rows = [[name, int(c), *_load_row(row)]
             for name, r in results.items() for c, row in r["authcode"]["levels"].items()]
     print_table(
@@ -1304,6 +1303,45 @@ def rate(fn: Callable[[], object], seconds: float) -> tuple[float, float]:
             return count / (now - began), (time.thread_time() - cpu0) / (now - began)
 
 
+def bench_claims() -> dict[str, Any]:
+    """Claims shaped like a client_credentials access token from the server."""
+    now = int(time.time())
+    return {
+        "iss": f"http://{HOST}:8080/default", "jti": "MTW_Ar3cJmHhISNPgYOr4Q", "sub": "bench",
+        "aud": "bench", "client_id": "bench", "azp": "bench", "iat": now, "nbf": now,
+        "exp": now + 3600,
+    }
+
+
+def rs256_encoder() -> Callable[[], object]:
+    """PyJWT signing one access-token-shaped claims set with a fresh RSA 2048 key (RS256)."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = bench_claims()
+    return lambda: jwt.encode(claims, key, algorithm="RS256",
+                              headers={"kid": "bench", "typ": "JWT"})
+
+
+def target_rounds(server: ServerProcess, job: Job, gen: LoadGenerator, profile: Profile,
+                  first: float) -> list[dict[str, float]]:
+    """The token target's level in ``profile.target_rounds`` rounds (``first`` is the one the
+    table shows), each followed, with the server idle, by the PyJWT RS256 signing rate on the
+    server's own CPU: the ratio of each round compares one core with itself at one moment,
+    so a machine that is slower for a while (a shared VM) slows both sides alike."""
+    encode = rs256_encoder()
+    rounds: list[dict[str, float]] = []
+    for i in range(profile.target_rounds):
+        per_s = first if i == 0 else gen.measure(server, job, TARGET_CONCURRENCY,
+                                                 profile)["per_s"]
+        with pinned(SERVER_PIN):
+            sign = max(rate(encode, profile.ceiling_s / 4)[0] for _ in range(2))
+        rounds.append({"tokens_per_s": round(per_s, 1), "sign_per_s": round(sign, 1),
+                       "pct": round(100 * per_s / sign, 1)})
+    return rounds
+
+
 def ceiling(profile: Profile) -> dict[str, Any]:
     """Single-thread signing (PyJWT) and direct minting (``MockIdP.mint``) rates.
 
@@ -1319,12 +1357,7 @@ def ceiling(profile: Profile) -> dict[str, Any]:
         "RS256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
         "ES256": ec.generate_private_key(ec.SECP256R1()),
     }
-    now = int(time.time())
-    claims = {  # the shape of a client_credentials access token from the server
-        "iss": f"http://{HOST}:8080/default", "jti": "MTW_Ar3cJmHhISNPgYOr4Q", "sub": "bench",
-        "aud": "bench", "client_id": "bench", "azp": "bench", "iat": now, "nbf": now,
-        "exp": now + 3600,
-    }
+    claims = bench_claims()
     headers = {"kid": "bench", "typ": "JWT"}
     idp = MockIdP(config={"issuers": {"es": {"signing_alg": "ES256"}}})
     minters = {"RS256": "default", "ES256": "es"}
@@ -1397,17 +1430,18 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                      "result": "PASS" if ok else "MISS"})
 
     ceil = results["ceiling"]
-    sign = ceil["jwt_encode_per_s"]["RS256"]
     for name, http_r in results["http"].items():
         rounds = http_r["token"]["RS256"].get("target_rounds")
         if rounds:
-            best = max(rounds)
-            pct = 100 * best / sign
-            spread = (f", median of {len(rounds)} {statistics.median(rounds):,.0f}/s"
+            best = max(rounds, key=lambda r: r["pct"])
+            spread = (f"; median of {len(rounds)} rounds "
+                      f"{statistics.median(r['pct'] for r in rounds):.1f} %"
                       if len(rounds) > 1 else "")
             add(f"[{name}] token endpoint RS256, conc {TARGET_CONCURRENCY}, vs PyJWT RS256 "
-                "ceiling", f"{best:,.0f}/s = {pct:.1f} % of {sign:,.0f}/s{spread}",
-                f">= {TARGET_TOKEN_PCT_OF_SIGN:g} %", pct >= TARGET_TOKEN_PCT_OF_SIGN)
+                "signing on its core",
+                f"{best['tokens_per_s']:,.0f}/s = {best['pct']:.1f} % of "
+                f"{best['sign_per_s']:,.0f}/s{spread}",
+                f">= {TARGET_TOKEN_PCT_OF_SIGN:g} %", best["pct"] >= TARGET_TOKEN_PCT_OF_SIGN)
         for mode in ("jwks", "discovery"):
             levels = http_r["get"][mode]["levels"]
             rates = [levels[c]["per_s"] for c in levels]
