@@ -1433,15 +1433,17 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     for name, http_r in results["http"].items():
         rounds = http_r["token"]["RS256"].get("target_rounds")
         if rounds:
-            best = max(rounds, key=lambda r: r["pct"])
-            spread = (f"; median of {len(rounds)} rounds "
-                      f"{statistics.median(r['pct'] for r in rounds):.1f} %"
+            # The median round: a slow spell that hits only the signing measurement after a
+            # round would lift that round's ratio, so the best round is not the figure.
+            mid = sorted(rounds, key=lambda r: r["pct"])[(len(rounds) - 1) // 2]
+            spread = (f" (median of {len(rounds)} rounds; all: "
+                      + ", ".join(f"{r['pct']:.1f}" for r in rounds) + " %)"
                       if len(rounds) > 1 else "")
             add(f"[{name}] token endpoint RS256, conc {TARGET_CONCURRENCY}, vs PyJWT RS256 "
                 "signing on its core",
-                f"{best['tokens_per_s']:,.0f}/s = {best['pct']:.1f} % of "
-                f"{best['sign_per_s']:,.0f}/s{spread}",
-                f">= {TARGET_TOKEN_PCT_OF_SIGN:g} %", best["pct"] >= TARGET_TOKEN_PCT_OF_SIGN)
+                f"{mid['tokens_per_s']:,.0f}/s = {mid['pct']:.1f} % of "
+                f"{mid['sign_per_s']:,.0f}/s{spread}",
+                f">= {TARGET_TOKEN_PCT_OF_SIGN:g} %", mid["pct"] >= TARGET_TOKEN_PCT_OF_SIGN)
         for mode in ("jwks", "discovery"):
             levels = http_r["get"][mode]["levels"]
             rates = [levels[c]["per_s"] for c in levels]
