@@ -1039,6 +1039,11 @@ def memory(profile: Profile, variant: Variant, gen: LoadGenerator) -> dict[str, 
             errors += row["errors"]
             time.sleep(0.2)  # let finished request threads go
             marks[str(mark)] = memory_mib(server.pid)
+        # The Flask layer (pages, control API, CORS) is made on the first request the fast
+        # front passes on; a token-only load never makes it.  One control API call does.
+        status, _ = http_get(server.port, "/_mockidp/rules")
+        time.sleep(0.2)
+        with_flask = memory_mib(server.pid) if status == 200 else None
     first, last = str(profile.memory_marks[0]), str(profile.memory_marks[-1])
     footprint = {name: m["footprint"] for name, m in marks.items()}
     return {
@@ -1055,6 +1060,7 @@ def memory(profile: Profile, variant: Variant, gen: LoadGenerator) -> dict[str, 
         "growth_mib": round(footprint[last] - footprint[first], 2),
         "max_mib": max(footprint.values()),
         "detail": marks,
+        "after_control_call_mib": with_flask["footprint"] if with_flask else None,
     }
 
 
@@ -1082,6 +1088,12 @@ def print_memory(results: dict[str, Any], profile: Profile, gen: LoadGenerator) 
          f"growth {int(marks[0]):,}->{int(marks[-1]):,}", "tokens", "errors", "seconds"], rows,
         left=2,
     )
+    for name, r in results.items():
+        if r.get("after_control_call_mib") is not None:
+            print(f"   {name}: {r['after_control_call_mib']:.1f} MiB after one more request, to "
+                  "the control API (GET /_mockidp/rules): the Flask layer (pages, control API, "
+                  "CORS) is made on the first request the fast front passes on, which the "
+                  "token load above never sends")
     print("   the target is checked on VmRSS for a one-process server, and for several processes"
           "\n   on their resident pages counted once (their VmRSS sum counts every page a forked"
           "\n   worker still shares with its parent twice): the largest Rss of one process plus"
