@@ -131,7 +131,7 @@ def serve(
             idp.set_clock(skew=clock_skew)
         idp.load_keys()  # a bad key file stops start-up here, naming the file
         idp.make_keys_ahead()
-        from . import server as servers  # Flask is imported only when serving
+        from . import server as servers  # the HTTP servers are imported only to serve
 
         use_granian = server_name == "granian" or (
             server_name == "auto" and not idp.tls and servers.granian_available())

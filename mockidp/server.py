@@ -1,4 +1,5 @@
-"""Run the Flask app on a werkzeug threaded server in a background thread.
+"""Serve the provider's WSGI app (`web.serving_app`: the fast front, Flask made on first need)
+on a werkzeug threaded server in a background thread, or on granian for `mockidp serve`.
 
 Port 0 picks a free port; `ServerThread.url` tells which.  `stop()` shuts the server down and
 joins the thread.  A port already in use raises `MockIdPError`.

@@ -1,12 +1,13 @@
 """A WSGI front for the hot JSON protocol endpoints: token, JWKS, discovery, userinfo,
 introspection and revocation.
 
-It sits in front of the Flask app (``app.wsgi_app``) and answers the plain, well-formed
-requests to those endpoints with one core call and a prepared response, skipping Flask's
-request machinery.  Everything else goes to Flask unchanged: other paths, preflights and
-cross-origin requests (CORS lives in one place), and any request whose body or query is not
-plain UTF-8 form data within the size limit (so every refusal keeps one implementation).  The
-answers are the same either way; tests run both paths.
+It sits in front of the Flask app and answers the plain, well-formed requests to those
+endpoints with one core call and a prepared response, skipping Flask's request machinery.
+The servers run it with `FlaskOnDemand` behind it (`serving_app`), so Flask is imported only
+when a request needs it.  Everything else goes to Flask unchanged: other paths, preflights
+and cross-origin requests (CORS lives in one place), and any request whose body or query is
+not plain UTF-8 form data within the size limit (so every refusal keeps one implementation).
+The answers are the same either way; tests run both paths.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 FORM = "application/x-www-form-urlencoded"
 log = logging.getLogger("mockidp")
 _NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
-_ENCODE = compact_json
 
 
 def _status(code: int) -> str:
@@ -162,27 +162,27 @@ class ProtocolFront:
     def _answer(self, name: str, req: Any) -> tuple[bytes, str]:
         idp = self.idp
         if name == "token":
-            return _ENCODE(idp.token(req)).encode(), "application/json"
+            return compact_json(idp.token(req)).encode(), "application/json"
         if name == "jwks":
             document = idp.jwks_document(req)
             if document is not self._jwks_source:  # prepared bytes until the keys change
-                self._jwks_bytes = _ENCODE(document).encode()
+                self._jwks_bytes = compact_json(document).encode()
                 self._jwks_source = document
             return self._jwks_bytes, "application/jwk-set+json"
         if name == "discovery":
             document = idp.discovery(req)
             body = self._prepared.get(id(document))
             if body is None or body[0] is not document:
-                body = (document, _ENCODE(document).encode())
+                body = (document, compact_json(document).encode())
                 if len(self._prepared) < 64:
                     self._prepared[id(document)] = body
             return body[1], "application/json"
         if name == "oauth_metadata":
-            return _ENCODE(idp.oauth_metadata(req)).encode(), "application/json"
+            return compact_json(idp.oauth_metadata(req)).encode(), "application/json"
         if name == "userinfo":
-            return _ENCODE(idp.userinfo(req)).encode(), "application/json"
+            return compact_json(idp.userinfo(req)).encode(), "application/json"
         if name == "introspect":
-            return _ENCODE(idp.introspect(req)).encode(), "application/json"
+            return compact_json(idp.introspect(req)).encode(), "application/json"
         idp.revoke(req)
         return b"{}", "application/json"
 
