@@ -1,5 +1,6 @@
-"""Serve the provider's WSGI app (`web.serving_app`: the fast front, Flask made on first need)
-on a werkzeug threaded server in a background thread, or on granian for `mockidp serve`.
+"""Serve the provider's WSGI app (`web.serving_app`: the fast front, Flask made on first need):
+in a background thread on the lean threaded server of `httpserver` (the fixture, the Python
+API), or for `mockidp serve` on granian or werkzeug's threaded server.
 
 Port 0 picks a free port; `ServerThread.url` tells which.  `stop()` shuts the server down and
 joins the thread.  A port already in use raises `MockIdPError`.
@@ -97,12 +98,16 @@ def bind(idp: MockIdP, host: str, port: int) -> BaseWSGIServer:
 
 
 class ServerThread:
-    """A running server for one `MockIdP`, serving from a daemon thread."""
+    """A running server for one `MockIdP`, serving from a daemon thread: the lean threaded
+    server of `httpserver` (the pytest fixture and the Python API)."""
 
     def __init__(self, idp: MockIdP, host: str, port: int) -> None:
-        self._server = bind(idp, host, port)
+        from .httpserver import make_server
+
+        context = idp.ssl_context()
+        self._server = make_server(_listen(host, port), serving_app(idp), host, context)
         self.host = host
-        self.port = self._server.port
+        self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"mockidp:{self.port}", daemon=True
         )
@@ -110,7 +115,7 @@ class ServerThread:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        scheme = "http" if self._server.ssl_context is None else "https"
+        scheme = "https" if self._server.tls else "http"
         return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> None:

@@ -35,7 +35,7 @@ def fault_parts(fault: ScriptedFault, environ: Mapping[str, Any]
     """A scripted raw fault as status, headers and body; for ``close``, the connection is
     shut down first (werkzeug's server; elsewhere the client gets an empty 500)."""
     if fault.close:
-        connection = environ.get("werkzeug.socket")
+        connection = environ.get("mockidp.socket") or environ.get("werkzeug.socket")
         if connection is not None:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
