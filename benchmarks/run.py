@@ -1241,9 +1241,12 @@ def reset_bench(profile: Profile) -> dict[str, Any]:
             finally:
                 conn.close()
         finally:
+            began = time.perf_counter()
             idp.stop()
+            stop_ms = (time.perf_counter() - began) * 1000
     timings.sort()
     return {
+        "stop_ms": round(stop_ms, 1),
         "idle_us": round(1e6 / per_s, 2),
         "idle_cpu_share": round(share, 3),
         "after_request_us": {"median": round(statistics.median(timings), 2),
@@ -1271,6 +1274,8 @@ def print_fixture(r: dict[str, Any], profile: Profile) -> None:
         [f"MockIdP.reset() after one token request over HTTP (us/call, "
          f"{reset['after_request_calls']} calls)", "", reset["after_request_us"]["median"],
          reset["after_request_us"]["p99"]],
+        ["MockIdP.stop() of a started provider (ms: the end of a session or `with` block)",
+         reset["stop_ms"], "", ""],
     ]
     print_table("6b. Per-test reset (in this process, one thread)",
                 ["figure", "mean", "median", "p99"], rows)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .provider import MockIdP
 
 log = logging.getLogger("mockidp")
+STOP_POLL_S = 0.02
 
 
 def _quiet_handler() -> type[WSGIRequestHandler]:
@@ -108,8 +109,11 @@ class ServerThread:
         self._server = make_server(_listen(host, port), serving_app(idp), host, context)
         self.host = host
         self.port = self._server.server_port
+        # The loop checks for `stop()` every 20 ms (socketserver's default is 0.5 s, which
+        # every `with MockIdP()` block and pytest session would wait at its end).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"mockidp:{self.port}", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": STOP_POLL_S},
+            name=f"mockidp:{self.port}", daemon=True,
         )
 
     @property
