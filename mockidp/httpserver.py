@@ -54,14 +54,7 @@ class _Body(io.RawIOBase):
         return True
 
     def read(self, size: int | None = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        want = self.left if size is None or size < 0 else min(size, self.left)
-        data: bytes = self._stream.read(want)
-        self.left -= len(data)
-        if not data:
-            self.left = 0  # the client stopped sending
-        return data
+        return self._take(self._stream.read, size)
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -69,13 +62,15 @@ class _Body(io.RawIOBase):
         return len(data)
 
     def readline(self, size: int | None = -1) -> bytes:
+        return self._take(self._stream.readline, size)
+
+    def _take(self, reader: Callable[[int], bytes], size: int | None) -> bytes:
         if self.left <= 0:
             return b""
-        limit = self.left if size is None or size < 0 else min(size, self.left)
-        data: bytes = self._stream.readline(limit)
+        data = reader(self.left if size is None or size < 0 else min(size, self.left))
         self.left -= len(data)
         if not data:
-            self.left = 0
+            self.left = 0  # the client stopped sending
         return data
 
 
