@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,10 +74,24 @@ class ServeProcess:
             self.process.stdout.close()
 
 
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without its ``MOCKIDP_*`` variables, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}
+    env.update(extra or {})
+    return env
+
+
+def pump_lines(stream: Any, lines: queue.Queue[str | None]) -> None:
+    """Put each line of ``stream`` (newline stripped) on ``lines``, then None at its end."""
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+
+
 @contextlib.contextmanager
 def mockidp_serve(*args: str) -> Iterator[ServeProcess]:
     """``mockidp serve ARGS`` with no ``MOCKIDP_*`` variables from this environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}
+    env = clean_env()
     process = subprocess.Popen(
         [sys.executable, "-m", "mockidp.cli", "serve", *args], stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)

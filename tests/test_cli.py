@@ -25,6 +25,7 @@ from mockidp.cli import main
 from mockidp.settings import SIGNING_ALGS
 
 from .conftest import ROOT, SAMPLE_CONFIG
+from .local_server import clean_env, pump_lines
 
 MOCKIDP = Path(sys.executable).with_name("mockidp")
 START_TIMEOUT = 30.0
@@ -190,28 +191,16 @@ class Served:
     lines: list[str] = field(default_factory=list)
 
 
-def _server_env(extra: dict[str, str] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}
-    env.update(extra or {})
-    return env
-
-
-def _pump(stream: Any, lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-    lines.put(None)
-
-
 @contextmanager
 def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
     """Run ``mockidp serve ARGS``, wait for its ``Issuer:`` line, always kill it after."""
     process = subprocess.Popen(
         [str(MOCKIDP), "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, text=True, env=_server_env(env),
+        stdin=subprocess.DEVNULL, text=True, env=clean_env(env),
     )
     try:
         lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+        threading.Thread(target=pump_lines, args=(process.stdout, lines), daemon=True).start()
         seen: list[str] = []
         issuer = None
         while issuer is None:
@@ -323,7 +312,7 @@ def test_serve_port_in_use_fails_clearly() -> None:
         port = busy.getsockname()[1]
         done = subprocess.run(
             [str(MOCKIDP), "serve", "--port", str(port)], capture_output=True, text=True,
-            stdin=subprocess.DEVNULL, env=_server_env(None), timeout=START_TIMEOUT,
+            stdin=subprocess.DEVNULL, env=clean_env(), timeout=START_TIMEOUT,
         )
     assert done.returncode != 0
     assert f"port {port} on 127.0.0.1 is already in use" in done.stderr, done.stderr

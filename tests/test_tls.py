@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import gc
-import os
 import queue
 import socket
 import ssl
@@ -30,6 +29,7 @@ from mockidp import MockIdP
 from mockidp.errors import MockIdPError
 
 from .conftest import REDIRECT, SAMPLE_CONFIG, pkce_pair, query_of
+from .local_server import clean_env, pump_lines
 
 MOCKIDP = Path(sys.executable).with_name("mockidp")
 START_TIMEOUT = 30.0
@@ -255,27 +255,15 @@ class Served:
         return next(line for line in self.lines if line.startswith(label))[len(label):].strip()
 
 
-def _env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}
-    env.update(extra)
-    return env
-
-
-def _pump(stream: Any, lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-    lines.put(None)
-
-
 @contextmanager
 def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
     """``mockidp serve ARGS`` until its start-up lines are out; always killed after."""
     process = subprocess.Popen([str(MOCKIDP), "serve", "--port", "0", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True, env=_env(env or {}))
+                               stdin=subprocess.DEVNULL, text=True, env=clean_env(env))
     try:
         lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+        threading.Thread(target=pump_lines, args=(process.stdout, lines), daemon=True).start()
         seen: list[str] = []
         while not any(line.startswith("Any other issuer") for line in seen):
             try:
@@ -322,7 +310,7 @@ def test_serve_with_own_certificate_from_env(tmp_path: Path) -> None:
 
 def _serve_fails(*args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([str(MOCKIDP), "serve", "--port", "0", *args], capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, env=_env({}),
+                          text=True, stdin=subprocess.DEVNULL, env=clean_env(),
                           timeout=START_TIMEOUT)
     assert done.returncode != 0
     assert "Issuer:" not in done.stdout
