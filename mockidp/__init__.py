@@ -5,12 +5,12 @@ Importing this package is cheap and has no side effects: nothing starts, Flask i
 
 from __future__ import annotations
 
+from mockidp.api import MockIdP
 from mockidp.core.clock import Clock
 from mockidp.core.errors import MockIdPError, OAuthError
 from mockidp.core.model import Client, User
 from mockidp.core.settings import Settings, load_settings
 from mockidp.core.version import __version__
-from mockidp.provider import MockIdP
 
 __all__ = [
     "Client",

@@ -13,10 +13,10 @@ from typing import Any
 
 import click
 
+from mockidp.api import MockIdP
 from mockidp.core.errors import MockIdPError
 from mockidp.core.settings import load_settings
 from mockidp.core.version import __version__
-from mockidp.provider import MockIdP
 
 BANNER = (
     "mockidp {version}: a MOCK OAuth 2.0 / OpenID Connect provider for tests. "

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from mockidp.api import MockIdP
 from mockidp.core.errors import MockIdPError
-from mockidp.provider import MockIdP
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS
 
 _OPTIONS = (

@@ -6,8 +6,12 @@ Every time stamp, expiry and validity check in the core reads `Clock.now()`.  Th
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from typing import Any
+
+from mockidp.core.errors import MockIdPError
 
 
 class Clock:
@@ -67,3 +71,16 @@ class Clock:
     def frozen(self) -> bool:
         """Whether the clock is frozen."""
         return self._frozen is not None
+
+
+MAX_SKEW = 100 * 366 * 86400  # seconds: a century either way
+
+
+def seconds_arg(value: Any, where: str) -> float:
+    """A finite number of seconds within a century either way."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise MockIdPError(f"{where}: expected seconds (a finite number), got {value!r}")
+    if abs(value) > MAX_SKEW:
+        raise MockIdPError(f"{where}: expected at most {MAX_SKEW} seconds either way, "
+                           f"got {value!r}")
+    return float(value)

@@ -331,10 +331,12 @@ class SessionChange:
 
 @dataclass(frozen=True)
 class Redirect:
-    """A 302 (303 after a POST) to ``location``."""
+    """A 302 (303 after a POST) to ``location``; ``error`` is the OAuth error it carries to
+    the client (RFC 6749 §4.1.2.1), if any, for the journal."""
 
     location: str
     session: SessionChange | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -344,6 +346,11 @@ class FormPost:
     action: str
     fields: tuple[tuple[str, str], ...]
     session: SessionChange | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The OAuth error the form carries to the client, if any."""
+        return dict(self.fields).get("error")
 
 
 @dataclass(frozen=True)
@@ -503,3 +510,25 @@ REQUEST_TYPES: Mapping[str, type[EndpointRequest]] = MappingProxyType({
     )
 } | {"oauth_metadata": DiscoveryRequest})
 """The request record each endpoint takes, by endpoint name."""
+
+
+def outcome_status(outcome: Outcome, method: str) -> int:
+    """The HTTP status of ``outcome`` answering a ``method`` request: RFC 9110 §15.4.3/15.4.4
+    (302, or 303 after a POST, so that the browser follows with a GET), else the outcome's
+    own status.  The one place it is decided: the journal and the HTTP adapter both ask."""
+    if isinstance(outcome, Redirect):
+        return 303 if method == "POST" else 302
+    if isinstance(outcome, (Json, LoginPage, ConsentPage, ErrorPage, DevicePage)):
+        return outcome.status
+    return 200
+
+
+def outcome_error(outcome: Outcome) -> str | None:
+    """The OAuth error ``outcome`` carries, for the journal: an error page's, the error
+    redirected or posted to the client, ``invalid_request`` for a device page that asks the
+    person again.  A login page's hint ("Enter a username.") is no OAuth error."""
+    if isinstance(outcome, (ErrorPage, Redirect, FormPost)):
+        return outcome.error
+    if isinstance(outcome, DevicePage) and outcome.error is not None:
+        return "invalid_request"
+    return None

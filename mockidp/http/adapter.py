@@ -41,7 +41,7 @@ from mockidp.http.wire import (
 from mockidp.tokens.signer import compact_json
 
 if TYPE_CHECKING:
-    from mockidp.provider import MockIdP
+    from mockidp.provider import Provider
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 FORM = "application/x-www-form-urlencoded"
@@ -75,7 +75,7 @@ class FlaskOnDemand:
     the front passes on: a server that only answers the hot endpoints never imports Flask,
     so it starts sooner and stays smaller."""
 
-    def __init__(self, idp: MockIdP) -> None:
+    def __init__(self, idp: Provider) -> None:
         self.idp = idp
         self._app: WSGIApp | None = None
         self._lock = threading.Lock()
@@ -94,7 +94,7 @@ class FlaskOnDemand:
             return self._app
 
 
-def serving_app(idp: MockIdP) -> ProtocolFront:
+def serving_app(idp: Provider) -> ProtocolFront:
     """The WSGI app the servers run: the front, with Flask made when first needed."""
     return ProtocolFront(idp, FlaskOnDemand(idp), MAX_BODY_BYTES, MAX_FIELDS)
 
@@ -102,7 +102,7 @@ def serving_app(idp: MockIdP) -> ProtocolFront:
 class ProtocolFront:
     """WSGI middleware: fast answers for hot protocol endpoints, Flask for the rest."""
 
-    def __init__(self, idp: MockIdP, app: WSGIApp, max_body: int, max_fields: int) -> None:
+    def __init__(self, idp: Provider, app: WSGIApp, max_body: int, max_fields: int) -> None:
         self.idp = idp
         self.app = app
         self.max_body = max_body
@@ -165,31 +165,16 @@ class ProtocolFront:
         return self._send(start_response, 200, headers, body)
 
     def _answer(self, name: str, req: Any) -> tuple[bytes, str]:
-        idp = self.idp
-        if name == "token":
-            return compact_json(idp.token(req)).encode(), "application/json"
-        if name == "jwks":
-            document = idp.jwks_document(req)
-            if document is not self._jwks_source:  # prepared bytes until the keys change
-                self._jwks_bytes = compact_json(document).encode()
-                self._jwks_source = document
-            return self._jwks_bytes, "application/jwk-set+json"
-        if name == "discovery":
-            document = idp.discovery(req)
+        outcome = self.idp.handle(name, req)
+        document = outcome.body  # type: ignore[union-attr]
+        if name in ("jwks", "discovery"):  # prepared bytes until the document changes
             body = self._prepared.get(id(document))
             if body is None or body[0] is not document:
                 body = (document, compact_json(document).encode())
                 if len(self._prepared) < 64:
                     self._prepared[id(document)] = body
-            return body[1], "application/json"
-        if name == "oauth_metadata":
-            return compact_json(idp.oauth_metadata(req)).encode(), "application/json"
-        if name == "userinfo":
-            return compact_json(idp.userinfo(req)).encode(), "application/json"
-        if name == "introspect":
-            return compact_json(idp.introspect(req)).encode(), "application/json"
-        idp.revoke(req)
-        return b"{}", "application/json"
+            return body[1], outcome.content_type  # type: ignore[union-attr]
+        return compact_json(document).encode(), outcome.content_type  # type: ignore[union-attr]
 
     def _params(self, environ: dict[str, Any], method: str) -> Params | None:
         """Plain UTF-8 form parameters, or None to let Flask handle (and refuse) it."""

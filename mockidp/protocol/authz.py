@@ -55,6 +55,7 @@ IGNORED_PARAMS: tuple[str, ...] = ("display", "ui_locales", "claims_locales", "i
 # RFC 9126 §2.2: request_uri values this provider hands out, and how long they live.
 PAR_URN = "urn:ietf:params:oauth:request_uri:"
 PAR_LIFETIME = 60
+INTERACTION_LIFETIME = 600  # seconds a login or consent page may wait for its answer
 # Client authentication parameters: used at the PAR endpoint, never stored with the request.
 CLIENT_AUTH_PARAMS = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
 
@@ -393,11 +394,12 @@ def respond(
     """Send ``fields`` to the client in ``mode`` (query, fragment or form_post)."""
     if mode == "form_post":
         return FormPost(redirect_uri, tuple(fields), session)
+    error = dict(fields).get("error")
     if mode == "fragment":
-        return Redirect(f"{redirect_uri}#{urlencode(fields)}", session)
+        return Redirect(f"{redirect_uri}#{urlencode(fields)}", session, error)
     parts = urlsplit(redirect_uri)
     query = [*parse_qsl(parts.query, keep_blank_values=True), *fields]
-    return Redirect(urlunsplit(parts._replace(query=urlencode(query))), session)
+    return Redirect(urlunsplit(parts._replace(query=urlencode(query))), session, error)
 
 
 def error_fields(
@@ -411,3 +413,11 @@ def error_fields(
         fields.append(("state", state))
     fields.append(("iss", issuer_url))
     return fields
+
+
+def deny(issuer_url: str, details: AuthorizationDetails, error: str,
+         description: str) -> Redirect | FormPost:
+    """An error sent back to the client of a checked request (RFC 6749 §4.1.2.1), with
+    ``state`` and ``iss`` (RFC 9207)."""
+    return respond(details.redirect_uri, details.response_mode,
+                   error_fields(error, description, details.state, issuer_url))

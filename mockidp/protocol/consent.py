@@ -11,8 +11,9 @@ wins).  Then:
 - ``prompt=consent`` asks again even when remembered; ``prompt=none`` when consent is needed
   answers ``consent_required``.
 
-The page posts to ``/{issuer}/authorize/consent``: rules and the journal see endpoint
-``consent``.  Mixed into `MockIdP`; nothing here knows about HTTP frameworks.
+The page posts to the ``consent`` endpoint (``/{issuer}/authorize/consent``): rules and the
+journal see endpoint ``consent``.  `ConsentStep` is the step `Approval` calls between login and
+grant; `ConsentEndpoint` takes the page's answer.
 """
 
 from __future__ import annotations
@@ -36,11 +37,8 @@ from mockidp.core.stores import (
     new_handle,
 )
 from mockidp.protocol import authz
-from mockidp.protocol.endpoints import (
-    INTERACTION_LIFETIME,
-    Call,
-    ProtocolEndpoints,
-)
+from mockidp.protocol.approval import Approval
+from mockidp.protocol.exchange import Call, Endpoint, Exchanges
 from mockidp.protocol.issuer import Issuer
 
 SCOPE_DESCRIPTIONS: Mapping[str, str] = MappingProxyType({
@@ -69,12 +67,15 @@ def describe_scopes(scopes: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((scope, SCOPE_DESCRIPTIONS.get(scope, "")) for scope in scopes)
 
 
-class ConsentEndpoints(ProtocolEndpoints):
-    """The consent step of the authorization endpoint.  Mixed into `MockIdP`."""
+class ConsentStep:
+    """The consent step of the authorization endpoint, called by `Approval` after login."""
 
-    def _ask_consent(self, call: Call, issuer: Issuer, issuer_url: str,
-                     details: AuthorizationDetails, session: LoginSession,
-                     change: SessionChange) -> BrowserOutcome | None:
+    def __init__(self, exchanges: Exchanges) -> None:
+        self.clock = exchanges.clock
+
+    def ask(self, issuer: Issuer, issuer_url: str, details: AuthorizationDetails,
+            session: LoginSession, change: SessionChange) -> BrowserOutcome | None:
+        """The consent page, ``consent_required`` for ``prompt=none``, or None to go on."""
         client = issuer.find_client(details.client_id)
         if not consent_on(client.consent if client is not None else None, issuer.settings):
             return None
@@ -82,11 +83,11 @@ class ConsentEndpoints(ProtocolEndpoints):
                                                           details.scopes):
             return None
         if "none" in details.prompt:  # OIDC Core §3.1.2.6
-            return self._deny(issuer_url, details, "consent_required",
+            return authz.deny(issuer_url, details, "consent_required",
                               "the user has not allowed this client these scopes, and "
                               "prompt=none forbids asking")
         now = self.clock.now()
-        interaction = Interaction(new_handle(), details, now + INTERACTION_LIFETIME,
+        interaction = Interaction(new_handle(), details, now + authz.INTERACTION_LIFETIME,
                                   session_id=session.id)
         issuer.store.put_interaction(interaction, now)
         return ConsentPage(
@@ -99,15 +100,19 @@ class ConsentEndpoints(ProtocolEndpoints):
             session=change,
         )
 
-    def consent(self, req: ConsentRequest) -> BrowserOutcome:
-        """The consent page's answer: ``action=allow`` (remembered in the login session, then
-        the authorization response) or ``action=deny`` (``access_denied`` to the client)."""
-        issuer = self.issuer(req.issuer)
-        call = self._begin(issuer, req, "consent")
-        return self._browser_run(call, lambda: self._consent(call, issuer, req))
 
-    def _consent(self, call: Call, issuer: Issuer, req: ConsentRequest) -> BrowserOutcome:
-        issuer_url = self._issuer_url_for(issuer.name, req.base_url)
+class ConsentEndpoint(Endpoint):
+    """The consent page's answer: ``action=allow`` (remembered in the login session, then
+    the authorization response) or ``action=deny`` (``access_denied`` to the client)."""
+
+    name = "consent"
+
+    def __init__(self, exchanges: Exchanges, approval: Approval) -> None:
+        super().__init__(exchanges)
+        self.approval = approval
+
+    def answer(self, call: Call, issuer: Issuer, req: ConsentRequest) -> BrowserOutcome:
+        issuer_url = self.exchanges.issuer_url(issuer.name, req.base_url)
         now = self.clock.now()
         try:
             interaction_id = req.params.get("interaction") or ""
@@ -123,21 +128,22 @@ class ConsentEndpoints(ProtocolEndpoints):
         call.client_id = details.client_id
         call.user = session.user_id if session is not None else None
         call.grant_type = authz.grant_type_of(details.response_type)
-        answer = self._early(call, details.scopes)
+        answer = self.exchanges.early(call, details.scopes)
         if answer.error is not None:
             issuer.store.take_interaction(interaction_id, now)
-            return self._deny(issuer_url, details, answer.error.error, answer.error.description)
+            return authz.deny(issuer_url, details, answer.error.error,
+                              answer.error.description)
         if action not in ("allow", "deny"):
             return ErrorPage(400, "invalid_request", "action must be 'allow' or 'deny'")
         if issuer.store.take_interaction(interaction_id, now) is None:
             return ErrorPage(400, "invalid_request", "this consent request was already answered")
         if action == "deny":
-            return self._deny(issuer_url, details, "access_denied",
+            return authz.deny(issuer_url, details, "access_denied",
                               "the user did not allow the request")
         if session is None:
-            return self._deny(issuer_url, details, "login_required",
+            return authz.deny(issuer_url, details, "login_required",
                               "the login session ended before consent was given")
         granted = session.consents.get(details.client_id, frozenset())
         session.consents[details.client_id] = granted | frozenset(details.scopes)
         change = SessionChange(issuer.name, session.id, int(session.expires_at - now))
-        return self._grant(call, issuer, issuer_url, details, session, change)
+        return self.approval.grant(call, issuer, issuer_url, details, session, change)

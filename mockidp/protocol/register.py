@@ -24,7 +24,7 @@ from mockidp.core.errors import (
     InvalidRedirectUri,
     MockIdPError,
 )
-from mockidp.core.model import RegistrationRequest
+from mockidp.core.model import Json, RegistrationRequest
 from mockidp.core.settings import (
     GRANT_TYPES,
     SIGNING_ALGS,
@@ -32,11 +32,8 @@ from mockidp.core.settings import (
     is_absolute_url,
 )
 from mockidp.protocol import authz
-from mockidp.protocol.endpoints import (
-    AUTH_METHODS,
-    Call,
-    ProtocolEndpoints,
-)
+from mockidp.protocol.discovery import AUTH_METHODS
+from mockidp.protocol.exchange import Call, Endpoint
 from mockidp.protocol.grants import GRANTS
 from mockidp.protocol.issuer import Issuer
 
@@ -188,20 +185,16 @@ def check_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     return echo, spec
 
 
-class RegistrationEndpoints(ProtocolEndpoints):
-    """RFC 7591 registration endpoint.  Mixed into `MockIdP`."""
+class RegistrationEndpoint(Endpoint):
+    """RFC 7591 §3: register a client from its metadata; the §3.2.1 answer (sent 201)."""
 
-    def register(self, req: RegistrationRequest) -> dict[str, Any]:
-        """RFC 7591 §3: register a client from its metadata; the §3.2.1 answer (sent 201)."""
-        issuer = self.issuer(req.issuer)
-        call = self._begin(issuer, req, "register")
-        return self._run(call, lambda: self._register(call, issuer, req), lambda _: 201)
+    name = "register"
 
-    def _register(self, call: Call, issuer: Issuer, req: RegistrationRequest
-                  ) -> dict[str, Any]:
+    def answer(self, call: Call, issuer: Issuer, req: RegistrationRequest) -> Json:
         metadata = req.metadata if isinstance(req.metadata, dict) else {}
         scope = metadata.get("scope")
-        self._early_or_raise(call, tuple(scope.split()) if isinstance(scope, str) else ())
+        self.exchanges.early_or_raise(call, tuple(scope.split()) if isinstance(scope, str)
+                                      else ())
         if req.body_error is not None:
             raise InvalidClientMetadata(req.body_error)
         if not isinstance(req.metadata, dict):
@@ -225,4 +218,4 @@ class RegistrationEndpoints(ProtocolEndpoints):
         if secret is not None:
             answer["client_secret_expires_at"] = 0
         answer.update(echo)
-        return answer
+        return Json(answer, 201)

@@ -10,18 +10,17 @@ masked by the journal as everywhere).  Plain JSON-ready data, so any door can se
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mockidp.core.journal import Exchange
+from mockidp.core.journal import Exchange, Journal
 from mockidp.core.model import (
     ENDPOINTS_BY_NAME,
     Client,
     User,
 )
+from mockidp.core.settings import IssuerSettings
+from mockidp.scripting.rules import Rule
 from mockidp.tokens.inspect import moment
-
-if TYPE_CHECKING:
-    from mockidp.provider import MockIdP
 
 JOURNAL_LIMIT = 50
 
@@ -75,40 +74,41 @@ def _plain(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(value) if value is not None else None
 
 
-def dashboard_data(idp: MockIdP, base_url: str | None = None,
+def issuer_data(name: str, url: str, settings: IssuerSettings, users: Mapping[str, User],
+                clients: Mapping[str, Client]) -> dict[str, Any]:
+    """One issuer as the dashboard shows it: its URLs, settings, users and clients."""
+    return {
+        "name": name,
+        "url": url,
+        "discovery": url + ENDPOINTS_BY_NAME["discovery"].path,
+        "jwks": url + ENDPOINTS_BY_NAME["jwks"].path,
+        "authorize": url + ENDPOINTS_BY_NAME["authorize"].path,
+        "settings": {
+            "interactive_login": settings.interactive_login,
+            "strict": settings.strict,
+            "consent": settings.consent,
+            "signing_alg": settings.signing_alg,
+            "access_token_format": settings.access_token_format,
+        },
+        "users": [user_data(u) for u in users.values()],
+        "clients": [client_data(c) for c in clients.values()],
+    }
+
+
+def dashboard_data(issuers: list[dict[str, Any]], rules: list[Rule],
+                   clock_state: Mapping[str, Any], journal: Journal,
                    limit: int = JOURNAL_LIMIT) -> dict[str, Any]:
-    """Everything the dashboard shows; ``base_url`` is where the browser reached the
-    provider (issuer URLs use the public URL when one is set), ``limit`` how many journal
-    entries, newest first."""
-    now = idp.clock.now()
-    issuers = []
-    for name in idp.issuers():
-        issuer = idp.issuer(name)
-        url = idp._issuer_url_for(name, base_url)
-        issuers.append({
-            "name": name,
-            "url": url,
-            "discovery": url + ENDPOINTS_BY_NAME["discovery"].path,
-            "jwks": url + ENDPOINTS_BY_NAME["jwks"].path,
-            "authorize": url + ENDPOINTS_BY_NAME["authorize"].path,
-            "settings": {
-                "interactive_login": issuer.settings.interactive_login,
-                "strict": issuer.settings.strict,
-                "consent": issuer.settings.consent,
-                "signing_alg": issuer.settings.signing_alg,
-                "access_token_format": issuer.settings.access_token_format,
-            },
-            "users": [user_data(u) for u in issuer.users.values()],
-            "clients": [client_data(c) for c in issuer.clients.values()],
-        })
-    calls = idp.calls()
+    """Everything the dashboard shows: the issuers (`issuer_data`), the rules, the clock and
+    the last ``limit`` journal entries, newest first."""
+    now = float(clock_state["now"])
+    calls = journal.calls()
     recent = calls[-limit:] if limit > 0 else []
     return {
         "issuers": issuers,
-        "rules": [rule.as_json() for rule in idp.list_rules()],
-        "clock": {**idp.clock_state(), "now_time": moment(now, now)},
+        "rules": [rule.as_json() for rule in rules],
+        "clock": {**clock_state, "now_time": moment(now, now)},
         "journal": {
-            "size": idp.journal.size,
+            "size": journal.size,
             "held": len(calls),
             "shown": len(recent),
             "entries": [exchange_data(e, now) for e in reversed(recent)],

@@ -20,7 +20,7 @@ from mockidp.web import serving_app
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
-    from mockidp.provider import MockIdP
+    from mockidp.api import MockIdP
 
 log = logging.getLogger("mockidp")
 STOP_POLL_S = 0.02

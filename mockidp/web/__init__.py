@@ -1,4 +1,4 @@
-"""The HTTP layer: a thin Flask app over `MockIdP`, with a WSGI front for the hot endpoints.
+"""The HTTP layer: a thin Flask app over `Provider`, with a WSGI front for the hot endpoints.
 
 `serving_app` is what the servers run (Flask is imported on the first request the front
 passes on); `create_app` makes the Flask app with the front at once (for Flask's test client).
@@ -14,12 +14,12 @@ from mockidp.http.adapter import serving_app
 if TYPE_CHECKING:
     from flask import Flask
 
-    from mockidp.provider import MockIdP
+    from mockidp.provider import Provider
 
 __all__ = ["create_app", "serving_app"]
 
 
-def create_app(idp: MockIdP) -> Flask:
+def create_app(idp: Provider) -> Flask:
     """`app.create_app`: the Flask app for ``idp`` (imports Flask)."""
     from mockidp.web.app import create_app as make
 

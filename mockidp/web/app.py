@@ -1,7 +1,7 @@
 """The Flask app factory: protocol routes, error rendering and CORS.
 
 Thin by design: each view parses the request into a `mockidp.model` request object, makes one
-`MockIdP` call and serialises the result.  Flask finds the core in
+`Provider` call and serialises the result.  Flask finds the core in
 ``app.extensions["mockidp"]``.
 """
 
@@ -41,7 +41,7 @@ from mockidp.http.wire import (
     MAX_FIELDS,
     fault_parts,
 )
-from mockidp.provider import MockIdP
+from mockidp.provider import Provider
 from mockidp.web.control import create_control_blueprint
 from mockidp.web.parsing import (
     json_body,
@@ -67,6 +67,11 @@ CORS_ALLOW_HEADERS = "Authorization, Content-Type, DPoP, X-Requested-With"
 CORS_EXPOSE_HEADERS = "WWW-Authenticate, DPoP-Nonce"
 _STATUS_ERRORS = {404: "not_found", 405: "invalid_request", 413: "invalid_request"}
 log = logging.getLogger("mockidp")
+
+
+def _body(outcome: Any) -> Any:
+    """The JSON body of a `Json` outcome."""
+    return outcome.body
 
 
 def _base_url() -> str:
@@ -104,7 +109,7 @@ def _is_page(endpoint: str | None, path: str) -> bool:
     return slash > 1 and path[slash:] in BROWSER_SUFFIXES
 
 
-def create_app(idp: MockIdP) -> Flask:
+def create_app(idp: Provider) -> Flask:
     """A Flask app serving ``idp``'s issuers at ``/{issuer}/...``, the hot JSON endpoints
     answered by `fast.ProtocolFront` in front of it (as the servers run it)."""
     app = flask_app(idp)
@@ -114,7 +119,7 @@ def create_app(idp: MockIdP) -> Flask:
     return app
 
 
-def flask_app(idp: MockIdP) -> Flask:
+def flask_app(idp: Provider) -> Flask:
     """The Flask app alone: every route, error rendering and CORS."""
     app = Flask(__name__, template_folder="templates", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -122,53 +127,59 @@ def flask_app(idp: MockIdP) -> Flask:
     app.extensions["mockidp"] = idp
 
     def discovery(issuer: str) -> Response:
-        return json_response(idp.discovery(_build(DiscoveryRequest, issuer)))
+        return json_response(_body(idp.handle("discovery", _build(DiscoveryRequest, issuer))))
 
     def oauth_metadata(issuer: str) -> Response:
-        return json_response(idp.oauth_metadata(_build(DiscoveryRequest, issuer)))
+        return json_response(_body(idp.handle("oauth_metadata",
+                                                 _build(DiscoveryRequest, issuer))))
 
     def jwks(issuer: str) -> Response:
-        response = json_response(idp.jwks_document(_build(JwksRequest, issuer)))
+        response = json_response(_body(idp.handle("jwks", _build(JwksRequest, issuer))))
         response.headers["Content-Type"] = "application/jwk-set+json"
         return response
 
     def authorize(issuer: str) -> Response:
-        outcome = idp.authorize(_build(AuthorizeRequest, issuer))
+        outcome = idp.handle("authorize", _build(AuthorizeRequest, issuer))
         return browser_response(outcome, issuer, after_post=request.method == "POST")
 
     def par(issuer: str) -> Response:
-        answer = idp.pushed_authorization(_build(PushedAuthorizationRequest, issuer))
+        answer = _body(idp.handle("par", _build(PushedAuthorizationRequest, issuer)))
         return json_response(answer, 201, no_store=True)  # RFC 9126 §2.2: 201 Created
 
     def login(issuer: str) -> Response:
-        return browser_response(idp.login(_build(LoginRequest, issuer)), issuer, True)
+        return browser_response(idp.handle("login", _build(LoginRequest, issuer)), issuer, True)
 
     def consent(issuer: str) -> Response:
-        return browser_response(idp.consent(_build(ConsentRequest, issuer)), issuer, True)
+        return browser_response(idp.handle("consent", _build(ConsentRequest, issuer)), issuer,
+                                True)
 
     def token(issuer: str) -> Response:
-        return json_response(idp.token(_build(TokenRequest, issuer)), no_store=True)
+        return json_response(_body(idp.handle("token", _build(TokenRequest, issuer))),
+                             no_store=True)
 
     def userinfo(issuer: str) -> Response:
-        return json_response(idp.userinfo(_build(UserinfoRequest, issuer)), no_store=True)
+        return json_response(_body(idp.handle("userinfo", _build(UserinfoRequest, issuer))),
+                             no_store=True)
 
     def introspect(issuer: str) -> Response:
-        return json_response(idp.introspect(_build(IntrospectRequest, issuer)), no_store=True)
+        return json_response(_body(idp.handle("introspect", _build(IntrospectRequest, issuer))),
+                             no_store=True)
 
     def revoke(issuer: str) -> Response:
-        idp.revoke(_build(RevokeRequest, issuer))
+        idp.handle("revoke", _build(RevokeRequest, issuer))
         return json_response({}, no_store=True)
 
     def endsession(issuer: str) -> Response:
-        outcome = idp.end_session(_build(EndSessionRequest, issuer))
+        outcome = idp.handle("endsession", _build(EndSessionRequest, issuer))
         return browser_response(outcome, issuer, after_post=request.method == "POST")
 
     def device_authorization(issuer: str) -> Response:
-        answer = idp.device_authorization(_build(DeviceAuthorizationRequest, issuer))
+        answer = _body(idp.handle("device_authorization",
+                                        _build(DeviceAuthorizationRequest, issuer)))
         return json_response(answer, no_store=True)
 
     def device(issuer: str) -> Response:
-        return device_response(idp.device_verification(_build(DeviceRequest, issuer)), issuer)
+        return device_response(idp.handle("device", _build(DeviceRequest, issuer)), issuer)
 
     def register(issuer: str) -> Response:
         metadata, problem = json_body(request)
@@ -179,7 +190,8 @@ def flask_app(idp: MockIdP) -> Flask:
             authorization=request.headers.get("Authorization"), metadata=metadata,
             body_error=problem,
         )
-        return json_response(idp.register(registration), 201, no_store=True)  # RFC 7591 §3.2.1
+        return json_response(_body(idp.handle("register", registration)), 201,
+                             no_store=True)  # RFC 7591 §3.2.1
 
     views: dict[str, Callable[[str], Response]] = {
         "discovery": discovery,

@@ -1,6 +1,6 @@
 """The control API at ``/_mockidp/``: the same methods as the Python API, over HTTP and JSON.
 
-Every route is one `MockIdP` call.  Bodies are JSON objects; a bad field answers 400 with
+Every route is one `Provider` call.  Bodies are JSON objects; a bad field answers 400 with
 ``{"error": "invalid_request", "error_description": "<field>: expected ..."}``.  With a control
 token set, every route but ``health`` needs ``Authorization: Bearer <token>``.
 """
@@ -18,7 +18,7 @@ from mockidp.core.errors import MockIdPError, OAuthError
 from mockidp.core.journal import FILTER_FIELDS
 from mockidp.core.model import Client, User
 from mockidp.core.version import __version__
-from mockidp.provider import MockIdP
+from mockidp.provider import Provider
 from mockidp.scripting.rules import Rule
 from mockidp.web.openapi import openapi_document
 from mockidp.web.protocol_openapi import protocol_openapi_document
@@ -97,7 +97,7 @@ def rule_json(rule: Rule, with_reason: bool = False) -> dict[str, Any]:
     return out
 
 
-def create_control_blueprint(idp: MockIdP) -> Blueprint:
+def create_control_blueprint(idp: Provider) -> Blueprint:
     """The ``/_mockidp`` blueprint for ``idp``."""
     bp = Blueprint("control", __name__, url_prefix=PREFIX)
 

@@ -11,9 +11,7 @@ from flask import Response, render_template
 
 from mockidp.core.errors import OAuthError
 from mockidp.core.model import (
-    BrowserOutcome,
     ConsentPage,
-    DevicePage,
     ErrorPage,
     FormPost,
     LoginPage,
@@ -88,7 +86,7 @@ def _apply_session(response: Response, change: SessionChange | None) -> None:
         )
 
 
-def browser_response(outcome: BrowserOutcome, issuer: str, after_post: bool) -> Response:
+def browser_response(outcome: Any, issuer: str, after_post: bool) -> Response:
     """Render a browser outcome: redirect, form post, login page, error or signed-out page."""
     response: Response
     if isinstance(outcome, Redirect):
@@ -122,7 +120,7 @@ def browser_response(outcome: BrowserOutcome, issuer: str, after_post: bool) -> 
     return response
 
 
-def device_response(page: DevicePage | ErrorPage, issuer: str) -> Response:
+def device_response(page: Any, issuer: str) -> Response:
     """The device verification page (RFC 8628 §3.3) at its step, or an error page."""
     if isinstance(page, ErrorPage):
         return error_page(page.error, page.description, page.status)

@@ -1,7 +1,7 @@
 """Pages for people: the dashboard (``GET /``) and the token debugger (``GET/POST /debugger``).
 
 Plain server-rendered HTML that works with JavaScript off and loads nothing from elsewhere.
-Each page is one `MockIdP` call (`MockIdP.dashboard`, `MockIdP.inspect_token`) rendered by a
+Each page is one `Provider` call (`Provider.dashboard`, `Provider.inspect_token`) rendered by a
 template.  They show the provider's state, so they follow the control API: not served with
 ``control=False`` (``--no-control``), and with a control token they need it, either as
 ``Authorization: Bearer <token>`` or as the ``mockidp_control`` cookie that the unlock form
@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 
 from mockidp.http.wire import NO_STORE
-from mockidp.provider import MockIdP
+from mockidp.provider import Provider
 
 CONTROL_COOKIE = "mockidp_control"
 PAGES = ("/", "/debugger")  # where the unlock form may send the browser back to
@@ -46,7 +46,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     return Response(render_template(template, **context), status=status, headers=NO_STORE)
 
 
-def create_ui_blueprint(idp: MockIdP) -> Blueprint:
+def create_ui_blueprint(idp: Provider) -> Blueprint:
     """The dashboard and token debugger of ``idp`` (registered only when ``idp.control``)."""
     bp = Blueprint("ui", __name__)
     bp.add_app_template_filter(pretty, "pretty")

@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 
 from mockidp.core.errors import InvalidGrant, InvalidRequest
 from mockidp.core.model import GrantFacts, Params
-from mockidp.protocol.grants.base import GrantContext, wants_refresh_token
+from mockidp.core.stores import IssuerStore
+from mockidp.protocol.grants.base import NOBODY, GrantContext, Peek, wants_refresh_token
 from mockidp.tokens.keys import b64url
 
 PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1 and §4.2
@@ -31,6 +33,11 @@ class AuthorizationCodeGrant:
     """``grant_type=authorization_code``."""
 
     grant_type = "authorization_code"
+
+    def peek(self, params: Mapping[str, str], store: IssuerStore, now: float) -> Peek:
+        """The user the code was issued for, and its scopes (the code stays unused)."""
+        record = store.peek_code(params["code"], now) if params.get("code") else None
+        return Peek(record.user_id, record.details.scopes) if record is not None else NOBODY
 
     def handle(self, params: Params, ctx: GrantContext) -> GrantFacts:
         code = params.get("code")

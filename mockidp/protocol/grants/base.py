@@ -38,10 +38,27 @@ class GrantContext:
     client_auth_method: str | None = None  # how the client authenticated (RFC 6749 §2.3)
 
 
+@dataclass(frozen=True)
+class Peek:
+    """Who a token request is about and which scopes it concerns, read before anything is
+    checked (for rules and the journal): the user of a code, a refresh token or a device
+    code, or the ``username`` of a password grant."""
+
+    user: str | None = None
+    scopes: tuple[str, ...] = ()
+
+
+NOBODY = Peek()
+
+
 class GrantHandler(Protocol):
     """One grant type (RFC 6749 §4 and extensions)."""
 
     grant_type: str
+
+    def peek(self, params: Mapping[str, str], store: IssuerStore, now: float) -> Peek:
+        """Who the request is about, unchecked (`Peek`); never raises, changes nothing."""
+        ...
 
     def handle(self, params: Params, ctx: GrantContext) -> GrantFacts:
         """Check the grant and return the facts; raise an `OAuthError` to refuse."""

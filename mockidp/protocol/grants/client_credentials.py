@@ -6,11 +6,16 @@ No refresh token is issued (§4.4.3) and no ID token (there is no user).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mockidp.core.errors import UnauthorizedClient
 from mockidp.core.model import GrantFacts, Params
+from mockidp.core.stores import IssuerStore
 from mockidp.protocol.assertions import JWT_METHODS
 from mockidp.protocol.grants.base import (
+    NOBODY,
     GrantContext,
+    Peek,
     requested_audience,
     requested_scopes,
 )
@@ -20,6 +25,10 @@ class ClientCredentialsGrant:
     """``grant_type=client_credentials``."""
 
     grant_type = "client_credentials"
+
+    def peek(self, params: Mapping[str, str], store: IssuerStore, now: float) -> Peek:
+        """The client acts for itself: no user to name."""
+        return NOBODY
 
     def handle(self, params: Params, ctx: GrantContext) -> GrantFacts:
         client = ctx.client

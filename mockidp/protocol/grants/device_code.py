@@ -10,16 +10,24 @@ token when ``openid`` was asked for, and a refresh token when the client may hav
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mockidp.core.device_codes import DEVICE_CODE_GRANT
 from mockidp.core.errors import InvalidRequest
 from mockidp.core.model import GrantFacts, Params
-from mockidp.protocol.grants.base import GrantContext, wants_refresh_token
+from mockidp.core.stores import IssuerStore
+from mockidp.protocol.grants.base import NOBODY, GrantContext, Peek, wants_refresh_token
 
 
 class DeviceCodeGrant:
     """``grant_type=urn:ietf:params:oauth:grant-type:device_code``."""
 
     grant_type = DEVICE_CODE_GRANT
+
+    def peek(self, params: Mapping[str, str], store: IssuerStore, now: float) -> Peek:
+        """The user who answered the device request, and its scopes."""
+        device = store.devices.peek(params["device_code"]) if params.get("device_code") else None
+        return Peek(device.user_id, device.scopes) if device is not None else NOBODY
 
     def handle(self, params: Params, ctx: GrantContext) -> GrantFacts:
         device_code = params.get("device_code")

@@ -18,6 +18,8 @@ assertion (or can make another) and asks again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mockidp.core.errors import InvalidGrant, InvalidRequest
 from mockidp.core.model import (
     Client,
@@ -25,6 +27,7 @@ from mockidp.core.model import (
     Params,
     User,
 )
+from mockidp.core.stores import IssuerStore
 from mockidp.protocol.assertions import (
     AssertionRejected,
     Trust,
@@ -35,7 +38,9 @@ from mockidp.protocol.assertions import (
     verify_client_signature,
 )
 from mockidp.protocol.grants.base import (
+    NOBODY,
     GrantContext,
+    Peek,
     requested_audience,
     requested_scopes,
 )
@@ -84,6 +89,10 @@ class JwtBearerGrant:
     """``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``."""
 
     grant_type = JWT_BEARER_GRANT
+
+    def peek(self, params: Mapping[str, str], store: IssuerStore, now: float) -> Peek:
+        """The subject is in the assertion, known once it is verified."""
+        return NOBODY
 
     def handle(self, params: Params, ctx: GrantContext) -> GrantFacts:
         assertion = params.get("assertion")

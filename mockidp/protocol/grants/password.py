@@ -7,11 +7,14 @@ checked; ``sub`` is the user's subject (the username unless the user's claims se
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 
 from mockidp.core.errors import InvalidGrant, InvalidRequest
 from mockidp.core.model import GrantFacts, Params
+from mockidp.core.stores import IssuerStore
 from mockidp.protocol.grants.base import (
     GrantContext,
+    Peek,
     requested_audience,
     requested_scopes,
     wants_refresh_token,
@@ -22,6 +25,10 @@ class PasswordGrant:
     """``grant_type=password``."""
 
     grant_type = "password"
+
+    def peek(self, params: Mapping[str, str], store: IssuerStore, now: float) -> Peek:
+        """The ``username`` asked for."""
+        return Peek(params.get("username"))
 
     def handle(self, params: Params, ctx: GrantContext) -> GrantFacts:
         username = params.get("username")

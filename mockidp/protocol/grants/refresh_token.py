@@ -8,20 +8,31 @@ be asked for; a wider one is ``invalid_scope``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mockidp.core.errors import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
 )
 from mockidp.core.model import GrantFacts, Params
+from mockidp.core.stores import IssuerStore
 from mockidp.protocol.dpop import InvalidDPoPProof
-from mockidp.protocol.grants.base import GrantContext, requested_scopes
+from mockidp.protocol.grants.base import NOBODY, GrantContext, Peek, requested_scopes
 
 
 class RefreshTokenGrant:
     """``grant_type=refresh_token``."""
 
     grant_type = "refresh_token"
+
+    def peek(self, params: Mapping[str, str], store: IssuerStore, now: float) -> Peek:
+        """The user of the refresh token, and its scopes."""
+        token = params.get("refresh_token")
+        record = store.get_refresh(token, now) if token else None
+        if record is None:
+            return NOBODY
+        return Peek(record.user_id or record.sub, record.scopes)
 
     def handle(self, params: Params, ctx: GrantContext) -> GrantFacts:
         token = params.get("refresh_token")

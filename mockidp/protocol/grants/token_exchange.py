@@ -41,6 +41,7 @@ from mockidp.core.model import (
     Params,
     User,
 )
+from mockidp.core.stores import IssuerStore
 from mockidp.protocol.assertions import (
     AssertionRejected,
     Trust,
@@ -48,7 +49,9 @@ from mockidp.protocol.assertions import (
     string_claim,
 )
 from mockidp.protocol.grants.base import (
+    NOBODY,
     GrantContext,
+    Peek,
     requested_audience,
     requested_scopes,
 )
@@ -146,6 +149,10 @@ class TokenExchangeGrant:
     """``grant_type=urn:ietf:params:oauth:grant-type:token-exchange``."""
 
     grant_type = TOKEN_EXCHANGE_GRANT
+
+    def peek(self, params: Mapping[str, str], store: IssuerStore, now: float) -> Peek:
+        """The subject is in the subject token, known once it is verified."""
+        return NOBODY
 
     def handle(self, params: Params, ctx: GrantContext) -> GrantFacts:
         trust = require_trust(ctx)
