@@ -5,11 +5,12 @@ Importing this package is cheap and has no side effects: nothing starts, Flask i
 
 from __future__ import annotations
 
-from .clock import Clock
-from .errors import MockIdPError, OAuthError
-from .model import Client, User
-from .provider import MockIdP
-from .settings import Settings, load_settings
+from mockidp.core.clock import Clock
+from mockidp.core.errors import MockIdPError, OAuthError
+from mockidp.core.model import Client, User
+from mockidp.core.settings import Settings, load_settings
+from mockidp.core.version import __version__
+from mockidp.provider import MockIdP
 
 __all__ = [
     "Client",
@@ -19,6 +20,6 @@ __all__ = [
     "OAuthError",
     "Settings",
     "User",
+    "__version__",
     "load_settings",
 ]
-__version__ = "0.1.0"

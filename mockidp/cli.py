@@ -13,10 +13,10 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .errors import MockIdPError
-from .provider import MockIdP
-from .settings import load_settings
+from mockidp.core.errors import MockIdPError
+from mockidp.core.settings import load_settings
+from mockidp.core.version import __version__
+from mockidp.provider import MockIdP
 
 BANNER = (
     "mockidp {version}: a MOCK OAuth 2.0 / OpenID Connect provider for tests. "
@@ -131,7 +131,7 @@ def serve(
             idp.set_clock(skew=clock_skew)
         idp.load_keys()  # a bad key file stops start-up here, naming the file
         idp.make_keys_ahead()
-        from . import server as servers  # the HTTP servers are imported only to serve
+        from mockidp.serve import thread as servers  # the HTTP servers are imported only to serve
 
         use_granian = server_name == "granian" or (
             server_name == "auto" and not idp.tls and servers.granian_available())
@@ -159,7 +159,7 @@ def serve(
     lines.append(f"Discovery: {issuer}/.well-known/openid-configuration")
     if idp.tls_cert is not None:
         if tls_cert is None:
-            from .tls import certificate_names
+            from mockidp.serve.tls import certificate_names
 
             what = "self-signed for " + ", ".join(certificate_names(idp.tls_cert))
         else:

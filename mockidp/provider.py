@@ -22,20 +22,18 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .badtokens import BAD_TOKEN_KINDS, make_bad
-from .claims import ClaimLayer, access_token_claims
-from .clock import Clock
-from .consent import ConsentEndpoints
-from .dashboard import JOURNAL_LIMIT, dashboard_data
-from .device_flow import DeviceFlowEndpoints
-from .endpoints import ProtocolEndpoints, bearer_token, parse_login_claims
-from .errors import MockIdPError, NotFound
-from .issuer import Issuer
-from .journal import Exchange, Journal
-from .model import Client, EndpointRequest, GrantFacts, User
-from .registration import RegistrationEndpoints
-from .rules import Rule, RuleBook, parse_rule
-from .settings import (
+from mockidp.core.clock import Clock
+from mockidp.core.errors import MockIdPError, NotFound
+from mockidp.core.journal import Exchange, Journal
+from mockidp.core.model import (
+    Client,
+    EndpointRequest,
+    GrantFacts,
+    Json,
+    Outcome,
+    User,
+)
+from mockidp.core.settings import (
     ISSUER_NAME,
     RESERVED_ISSUERS,
     SIGNING_ALGS,
@@ -47,14 +45,31 @@ from .settings import (
     parse_time,
     user_from_args,
 )
-from .signer import sign
-from .tokeninfo import inspect_token
+from mockidp.protocol.consent import ConsentEndpoints
+from mockidp.protocol.device import DeviceFlowEndpoints
+from mockidp.protocol.endpoints import (
+    ProtocolEndpoints,
+    bearer_token,
+    parse_login_claims,
+)
+from mockidp.protocol.issuer import Issuer
+from mockidp.protocol.register import RegistrationEndpoints
+from mockidp.scripting.dashboard import JOURNAL_LIMIT, dashboard_data
+from mockidp.scripting.rules import (
+    Rule,
+    RuleBook,
+    parse_rule,
+)
+from mockidp.tokens.badtokens import BAD_TOKEN_KINDS, make_bad
+from mockidp.tokens.claims import ClaimLayer, access_token_claims
+from mockidp.tokens.inspect import inspect_token
+from mockidp.tokens.signer import sign
 
 if TYPE_CHECKING:
     import ssl
 
-    from .server import ServerThread
-    from .tls import TlsFiles
+    from mockidp.serve.thread import ServerThread
+    from mockidp.serve.tls import TlsFiles
 
 DEFAULT_PORT = 8080
 MAX_ISSUERS = 1000
@@ -125,12 +140,12 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
             if cert is None or key is None:
                 raise MockIdPError("tls_cert and tls_key: give both, the certificate and its "
                                    "private key")
-            from .tls import check_files
+            from mockidp.serve.tls import check_files
 
             return check_files(cert, key)
         if not tls:
             return None
-        from .tls import self_signed
+        from mockidp.serve.tls import self_signed
 
         names = [self.host]
         if self.public_url:
@@ -159,7 +174,7 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
         """A server-side TLS context for `tls_cert`, or None when serving plain HTTP."""
         if self._tls is None:
             return None
-        from .tls import server_context
+        from mockidp.serve.tls import server_context
 
         return server_context(self._tls)
 
@@ -184,7 +199,7 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
         if self._server is None:
             self.load_keys()
             self.make_keys_ahead()
-            from .server import ServerThread  # lazy: the core never needs Flask
+            from mockidp.serve.thread import ServerThread  # lazy: the core never needs Flask
 
             self._server = ServerThread(self, self.host, self.port)
             self._server.start()
@@ -463,6 +478,44 @@ class MockIdP(ConsentEndpoints, DeviceFlowEndpoints, RegistrationEndpoints, Prot
         if kid is not None and not isinstance(kid, str):
             raise MockIdPError(f"kid: expected a string, got {kid!r}")
         return self.issuer(issuer).keys.retire(kid)
+
+    def handle(self, name: str, req: EndpointRequest) -> Outcome:
+        """Answer the protocol request ``req`` at endpoint ``name``: the one call the HTTP
+        adapter makes.  Protocol errors raise `OAuthError`, scripted faults `ScriptedFault`;
+        an unknown issuer raises `NotFound`."""
+        if name == "token":
+            return Json(self.token(req))  # type: ignore[arg-type]
+        if name == "jwks":
+            return Json(self.jwks_document(req), content_type="application/jwk-set+json",
+                        no_store=False)
+        if name == "discovery":
+            return Json(self.discovery(req), no_store=False)  # type: ignore[arg-type]
+        if name == "oauth_metadata":
+            return Json(self.oauth_metadata(req), no_store=False)  # type: ignore[arg-type]
+        if name == "userinfo":
+            return Json(self.userinfo(req))  # type: ignore[arg-type]
+        if name == "introspect":
+            return Json(self.introspect(req))  # type: ignore[arg-type]
+        if name == "revoke":
+            self.revoke(req)  # type: ignore[arg-type]
+            return Json({})
+        if name == "par":
+            return Json(self.pushed_authorization(req), 201)  # type: ignore[arg-type]
+        if name == "register":
+            return Json(self.register(req), 201)  # type: ignore[arg-type]
+        if name == "device_authorization":
+            return Json(self.device_authorization(req))  # type: ignore[arg-type]
+        if name == "authorize":
+            return self.authorize(req)  # type: ignore[arg-type]
+        if name == "login":
+            return self.login(req)  # type: ignore[arg-type]
+        if name == "consent":
+            return self.consent(req)  # type: ignore[arg-type]
+        if name == "endsession":
+            return self.end_session(req)  # type: ignore[arg-type]
+        if name == "device":
+            return self.device_verification(req)  # type: ignore[arg-type]
+        raise NotFound(f"no endpoint called {name!r}")
 
     def record_rejection(self, req: EndpointRequest, endpoint: str, status: int,
                          error: str) -> None:

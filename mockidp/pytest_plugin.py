@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from .badtokens import BAD_TOKEN_KINDS
-from .errors import MockIdPError
-from .provider import MockIdP
+from mockidp.core.errors import MockIdPError
+from mockidp.provider import MockIdP
+from mockidp.tokens.badtokens import BAD_TOKEN_KINDS
 
 _OPTIONS = (
     ("config", "config file (TOML or JSON) for the mock identity provider"),

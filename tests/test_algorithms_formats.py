@@ -16,7 +16,7 @@ from jwcrypto import jwt as jwcrypto_jwt
 
 from mockidp import MockIdP
 from mockidp.cli import main
-from mockidp.settings import SIGNING_ALGS
+from mockidp.core.settings import SIGNING_ALGS
 
 from .conftest import code_for, token_url
 

@@ -30,7 +30,7 @@ import pytest
 import requests
 
 from mockidp import MockIdP
-from mockidp.model import ENDPOINTS
+from mockidp.core.model import ENDPOINTS
 from mockidp.web import create_app
 
 from .conftest import REDIRECT, code_for, token_url

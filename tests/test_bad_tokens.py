@@ -35,7 +35,7 @@ from jwcrypto.common import JWException
 from examples.resource_server.app import create_app
 from mockidp import MockIdP
 from mockidp.cli import main
-from mockidp.errors import MockIdPError
+from mockidp.core.errors import MockIdPError
 
 AUDIENCE = "orders-api"
 REQUIRED = ("exp", "iat", "sub", "iss", "aud")

@@ -5,8 +5,17 @@ from __future__ import annotations
 import jwt
 
 from mockidp import MockIdP
-from mockidp.claims import ClaimLayer, access_token_claims, id_token_claims, user_claims
-from mockidp.model import Client, GrantFacts, User
+from mockidp.core.model import (
+    Client,
+    GrantFacts,
+    User,
+)
+from mockidp.tokens.claims import (
+    ClaimLayer,
+    access_token_claims,
+    id_token_claims,
+    user_claims,
+)
 
 CLIENT = Client(id="app", claims={"tier": "client", "shared": "from-client"})
 USER = User(id="u1", claims={"sub": "subject-1", "shared": "from-user", "email": "u@x",

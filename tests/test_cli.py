@@ -22,7 +22,7 @@ import requests
 from click.testing import CliRunner, Result
 
 from mockidp.cli import main
-from mockidp.settings import SIGNING_ALGS
+from mockidp.core.settings import SIGNING_ALGS
 
 from .conftest import ROOT, SAMPLE_CONFIG
 from .local_server import clean_env, pump_lines

@@ -31,7 +31,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session as OAuthlibSession
 
 from mockidp import MockIdP
-from mockidp.assertions import ReplayCache
+from mockidp.protocol.assertions import ReplayCache
 
 from .conftest import run_node, token_url
 

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mockidp import MockIdP, MockIdPError, load_settings
+from mockidp import (
+    MockIdP,
+    MockIdPError,
+    load_settings,
+)
 
 from .conftest import SAMPLE_CONFIG
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from mockidp import MockIdP
-from mockidp.errors import MockIdPError
+from mockidp.core.errors import MockIdPError
 
 from .a11y import elements, form_fields, page_problems
 from .conftest import REDIRECT, authorize, query_of

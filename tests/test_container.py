@@ -52,7 +52,7 @@ import requests
 
 from examples.resource_server.app import create_app
 from mockidp import MockIdP
-from mockidp.settings import load_settings
+from mockidp.core.settings import load_settings
 
 from .conftest import ROOT, pkce_pair, query_of
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from mockidp import MockIdP
-from mockidp.errors import MockIdPError
+from mockidp.core.errors import MockIdPError
 from mockidp.web import create_app
 
 PREFIX = "/_mockidp"

@@ -22,7 +22,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
 from mockidp import MockIdP
-from mockidp.errors import MockIdPError
+from mockidp.core.errors import MockIdPError
 
 from .conftest import run_node
 

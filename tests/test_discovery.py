@@ -6,7 +6,7 @@ import jwt
 import requests
 
 from mockidp import MockIdP
-from mockidp.settings import SIGNING_ALGS
+from mockidp.core.settings import SIGNING_ALGS
 
 
 def test_openid_configuration_is_truthful(mockidp: MockIdP) -> None:

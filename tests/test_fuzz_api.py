@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from mockidp import MockIdP
-from mockidp.model import ENDPOINTS
+from mockidp.core.model import ENDPOINTS
 from mockidp.web import create_app
 from mockidp.web.app import MAX_BODY_BYTES
 from mockidp.web.protocol_openapi import ROOT_METADATA_PATH, protocol_openapi_document

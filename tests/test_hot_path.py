@@ -19,12 +19,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mockidp import MockIdP
-from mockidp.journal import Exchange, Journal
-from mockidp.keys import FAMILIES, KeySet, _public_jwk, b64url, generate
-from mockidp.model import GrantFacts, TokenRequest, quick_init
-from mockidp.settings import SIGNING_ALGS
-from mockidp.signer import TokenRejected, compact_json, sign, verify
-from mockidp.web.fast import _form_pairs
+from mockidp.core.journal import Exchange, Journal
+from mockidp.core.model import (
+    GrantFacts,
+    TokenRequest,
+    quick_init,
+)
+from mockidp.core.settings import SIGNING_ALGS
+from mockidp.http.adapter import _form_pairs
+from mockidp.tokens.keys import (
+    FAMILIES,
+    KeySet,
+    _public_jwk,
+    b64url,
+    generate,
+)
+from mockidp.tokens.signer import (
+    TokenRejected,
+    compact_json,
+    sign,
+    verify,
+)
 
 
 @quick_init

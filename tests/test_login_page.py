@@ -263,7 +263,11 @@ def test_a_tampered_cookie_is_harmless(mockidp: MockIdP, http: requests.Session,
 
 
 def test_the_core_decides_what_is_remembered() -> None:
-    from mockidp.loginpage import RECENT_MAX, recent_logins, remember_login
+    from mockidp.protocol.loginpage import (
+        RECENT_MAX,
+        recent_logins,
+        remember_login,
+    )
 
     assert remember_login(["b", "a", "c"], "a") == ("a", "b", "c")
     assert remember_login([], "x" * 500) == ()

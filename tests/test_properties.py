@@ -27,10 +27,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockidp import MockIdP
-from mockidp.claims import STANDARD_CLAIMS, ClaimLayer, access_token_claims, id_token_claims
-from mockidp.model import ClaimsRequest, Client, GrantFacts, User
-from mockidp.rules import ENDPOINT_NAMES, RuleBook, RuleContext, parse_rule
-from mockidp.settings import PROTECTED_CLAIMS
+from mockidp.core.model import (
+    ClaimsRequest,
+    Client,
+    GrantFacts,
+    User,
+)
+from mockidp.core.settings import PROTECTED_CLAIMS
+from mockidp.scripting.rules import (
+    ENDPOINT_NAMES,
+    RuleBook,
+    RuleContext,
+    parse_rule,
+)
+from mockidp.tokens.claims import (
+    STANDARD_CLAIMS,
+    ClaimLayer,
+    access_token_claims,
+    id_token_claims,
+)
 
 EXAMPLES = int(os.environ.get("MOCKIDP_PROPERTY_EXAMPLES", "60"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,

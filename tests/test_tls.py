@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from mockidp import MockIdP
-from mockidp.errors import MockIdPError
+from mockidp.core.errors import MockIdPError
 
 from .conftest import REDIRECT, SAMPLE_CONFIG, pkce_pair, query_of
 from .local_server import clean_env, pump_lines

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .fast import serving_app
+from mockidp.http.adapter import serving_app
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from ..provider import MockIdP
+    from mockidp.provider import MockIdP
 
 __all__ = ["create_app", "serving_app"]
 
 
 def create_app(idp: MockIdP) -> Flask:
     """`app.create_app`: the Flask app for ``idp`` (imports Flask)."""
-    from .app import create_app as make
+    from mockidp.web.app import create_app as make
 
     return make(idp)

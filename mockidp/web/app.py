@@ -15,8 +15,8 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import OAuthError, ScriptedFault
-from ..model import (
+from mockidp.core.errors import OAuthError, ScriptedFault
+from mockidp.core.model import (
     ENDPOINTS,
     ENDPOINTS_BY_NAME,
     AuthorizeRequest,
@@ -35,11 +35,21 @@ from ..model import (
     TokenRequest,
     UserinfoRequest,
 )
-from ..provider import MockIdP
-from .control import create_control_blueprint
-from .fast import ProtocolFront
-from .parsing import json_body, refuse_oversized, request_params, string_members
-from .render import (
+from mockidp.http.adapter import ProtocolFront
+from mockidp.http.wire import (
+    MAX_BODY_BYTES,
+    MAX_FIELDS,
+    fault_parts,
+)
+from mockidp.provider import MockIdP
+from mockidp.web.control import create_control_blueprint
+from mockidp.web.parsing import (
+    json_body,
+    refuse_oversized,
+    request_params,
+    string_members,
+)
+from mockidp.web.render import (
     RECENT_COOKIE,
     SESSION_COOKIE,
     browser_response,
@@ -49,8 +59,7 @@ from .render import (
     oauth_error_response,
     read_recent,
 )
-from .ui import create_ui_blueprint
-from .wire import MAX_BODY_BYTES, MAX_FIELDS, fault_parts
+from mockidp.web.ui import create_ui_blueprint
 
 CORS_ENDPOINTS = frozenset(e.name for e in ENDPOINTS if e.cors) | {"oauth_metadata_root"}
 BROWSER_ENDPOINTS = frozenset(e.name for e in ENDPOINTS if e.browser)

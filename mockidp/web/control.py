@@ -14,15 +14,15 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from .. import __version__
-from ..errors import MockIdPError, OAuthError
-from ..journal import FILTER_FIELDS
-from ..model import Client, User
-from ..provider import MockIdP
-from ..rules import Rule
-from .openapi import openapi_document
-from .protocol_openapi import protocol_openapi_document
-from .render import json_response
+from mockidp.core.errors import MockIdPError, OAuthError
+from mockidp.core.journal import FILTER_FIELDS
+from mockidp.core.model import Client, User
+from mockidp.core.version import __version__
+from mockidp.provider import MockIdP
+from mockidp.scripting.rules import Rule
+from mockidp.web.openapi import openapi_document
+from mockidp.web.protocol_openapi import protocol_openapi_document
+from mockidp.web.render import json_response
 
 PREFIX = "/_mockidp"
 MINT_FIELDS = ("sub", "claims", "audience", "expires_in", "issuer", "client_id", "scope", "alg",

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
-from ..settings import ACCESS_TOKEN_FORMATS, CLIENT_AUTH_METHODS, GRANT_TYPES, SIGNING_ALGS
+from mockidp.core.settings import (
+    ACCESS_TOKEN_FORMATS,
+    CLIENT_AUTH_METHODS,
+    GRANT_TYPES,
+    SIGNING_ALGS,
+)
+from mockidp.core.version import __version__
 
 _MATCHER = {"oneOf": [{"type": "string"},
                       {"type": "object", "required": ["regex"],

@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import InvalidRequest
-from ..model import Params
-from .wire import MAX_FIELDS
+from mockidp.core.errors import InvalidRequest
+from mockidp.core.model import Params
+from mockidp.http.wire import MAX_FIELDS
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

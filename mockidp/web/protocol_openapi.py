@@ -18,13 +18,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
-from ..authorize import ACCEPTED_PROMPTS, RESPONSE_MODES, RESPONSE_TYPES
-from ..grants import GRANTS
-from ..grants.authorization_code import PKCE_VALUE
-from ..model import ENDPOINTS, Endpoint
-from ..settings import CLIENT_AUTH_METHODS, GRANT_TYPES, ISSUER_NAME, PKCE_METHODS, SIGNING_ALGS
-from .render import RECENT_COOKIE, SESSION_COOKIE
+from mockidp.core.model import ENDPOINTS, Endpoint
+from mockidp.core.settings import (
+    CLIENT_AUTH_METHODS,
+    GRANT_TYPES,
+    ISSUER_NAME,
+    PKCE_METHODS,
+    SIGNING_ALGS,
+)
+from mockidp.core.version import __version__
+from mockidp.protocol.authz import (
+    ACCEPTED_PROMPTS,
+    RESPONSE_MODES,
+    RESPONSE_TYPES,
+)
+from mockidp.protocol.grants import GRANTS
+from mockidp.protocol.grants.authorization_code import PKCE_VALUE
+from mockidp.web.render import RECENT_COOKIE, SESSION_COOKIE
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -283,7 +293,7 @@ def _http_errors(method: str, browser: bool) -> dict[str, Any]:
             "description": "the methods this path allows"}}},
     }
     if method == "post":
-        from .wire import MAX_BODY_BYTES
+        from mockidp.http.wire import MAX_BODY_BYTES
 
         errors["413"] = either(f"Body larger than {MAX_BODY_BYTES} bytes")
     return errors

@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Response, render_template
 
-from ..errors import OAuthError
-from ..model import (
+from mockidp.core.errors import OAuthError
+from mockidp.core.model import (
     BrowserOutcome,
     ConsentPage,
     DevicePage,
@@ -21,7 +21,7 @@ from ..model import (
     SessionChange,
     SignedOutPage,
 )
-from .wire import NO_STORE, error_parts
+from mockidp.http.wire import NO_STORE, error_parts
 
 SESSION_COOKIE = "mockidp_session"
 RECENT_COOKIE = "mockidp_recent"  # usernames this browser logged in as lately, per issuer

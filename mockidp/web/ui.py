@@ -16,8 +16,8 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
-from ..provider import MockIdP
-from .wire import NO_STORE
+from mockidp.http.wire import NO_STORE
+from mockidp.provider import MockIdP
 
 CONTROL_COOKIE = "mockidp_control"
 PAGES = ("/", "/debugger")  # where the unlock form may send the browser back to

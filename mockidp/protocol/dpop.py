@@ -1,0 +1,172 @@
+"""DPoP (RFC 9449): proof-of-possession proofs, checked at the token endpoint and by userinfo.
+
+A proof is a JWT with header ``typ: dpop+jwt``, an asymmetric ``alg`` and the public ``jwk``,
+and claims ``jti``, ``htm``, ``htu``, ``iat`` (plus ``ath`` when an access token goes with it,
+and ``nonce`` when the server asks for one).  Access tokens issued against a proof carry
+``cnf.jkt``, the RFC 7638 thumbprint of the proof's key, and ``token_type: DPoP``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from mockidp.core.errors import OAuthError
+from mockidp.tokens.keys import b64url, thumbprint
+
+DPOP_ALGS: tuple[str, ...] = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)
+IAT_WINDOW = 300  # seconds either side of the provider clock
+NONCE_LIFETIME = 300
+_PUBLIC_MEMBERS = {"RSA": ("kty", "n", "e"), "EC": ("kty", "crv", "x", "y"),
+                   "OKP": ("kty", "crv", "x")}
+
+
+class InvalidDPoPProof(OAuthError):
+    """RFC 9449 §5 ``invalid_dpop_proof`` (400 at the token endpoint)."""
+
+    error = "invalid_dpop_proof"
+
+
+class UseDPoPNonce(OAuthError):
+    """RFC 9449 §8 ``use_dpop_nonce``: retry with the nonce in the ``DPoP-Nonce`` header."""
+
+    error = "use_dpop_nonce"
+
+
+def ath(access_token: str) -> str:
+    """RFC 9449 §4.2 ``ath``: base64url(SHA-256(access token))."""
+    return b64url(hashlib.sha256(access_token.encode("ascii")).digest())
+
+
+def normalise_htu(url: str) -> str:
+    """RFC 9449 §4.3: compare ``htu`` without query and fragment, scheme and host lowercased."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc.lower()
+    for scheme, port in (("http", ":80"), ("https", ":443")):
+        if parts.scheme.lower() == scheme and netloc.endswith(port):
+            netloc = netloc[: -len(port)]
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", "", ""))
+
+
+class Nonces:
+    """Server-issued DPoP nonces for one issuer: the current one and the one before it are
+    accepted; a new one replaces the current every `NONCE_LIFETIME` seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current = secrets.token_urlsafe(16)
+        self._previous: str | None = None
+        self._since: float | None = None
+
+    def current(self, now: float) -> str:
+        with self._lock:
+            if self._since is None:
+                self._since = now
+            elif now - self._since >= NONCE_LIFETIME:
+                self._previous, self._current = self._current, secrets.token_urlsafe(16)
+                self._since = now
+            return self._current
+
+    def accepts(self, nonce: object, now: float) -> bool:
+        current = self.current(now)
+        return isinstance(nonce, str) and nonce in (current, self._previous)
+
+
+class ReplayCache:
+    """``jti`` values seen, until they could no longer pass the ``iat`` window."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, float] = {}
+
+    def first_use(self, jti: str, now: float) -> bool:
+        with self._lock:
+            if len(self._seen) > 1024:
+                self._seen = {k: v for k, v in self._seen.items() if v > now}
+            expiry = self._seen.get(jti)
+            if expiry is not None and expiry > now:
+                return False
+            self._seen[jti] = now + 2 * IAT_WINDOW
+            return True
+
+
+def check_proof(
+    proof: str,
+    method: str,
+    urls: Iterable[str],
+    now: float,
+    replay: ReplayCache,
+    *,
+    access_token: str | None = None,
+    nonces: Nonces | None = None,
+    error: type[OAuthError] = InvalidDPoPProof,
+    status: int = 400,
+) -> str:
+    """Verify a DPoP proof; return the JWK thumbprint (``jkt``) of its key.
+
+    ``urls`` are the acceptable ``htu`` values (the request URL and the URL the discovery
+    document advertises).  Failures raise ``error`` (``invalid_dpop_proof`` by default) or
+    `UseDPoPNonce` with the ``DPoP-Nonce`` header to retry with.
+    """
+    def refuse(why: str) -> OAuthError:
+        return error(f"DPoP proof {why}", status=status,
+                     www_authenticate=f'DPoP error="{error.error}", algs="{" ".join(DPOP_ALGS)}"'
+                     if status == 401 else None)
+
+    import jwt  # PyJWT: loaded when the first DPoP proof arrives
+
+    try:
+        header = jwt.get_unverified_header(proof)
+    except jwt.PyJWTError:
+        raise refuse("is not a JWT") from None
+    if header.get("typ") != "dpop+jwt":
+        raise refuse("must have typ dpop+jwt")
+    alg = header.get("alg")
+    if alg not in DPOP_ALGS:
+        raise refuse(f"alg must be one of {', '.join(DPOP_ALGS)}")
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict) or jwk.get("kty") not in _PUBLIC_MEMBERS:
+        raise refuse("must carry the public key in its jwk header")
+    if "d" in jwk:
+        raise refuse("jwk header must not contain a private key")
+    try:
+        key = jwt.PyJWK({k: jwk[k] for k in _PUBLIC_MEMBERS[jwk["kty"]]}, algorithm=alg)
+        claims: dict[str, Any] = jwt.decode(
+            proof, key.key, algorithms=[alg],
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                     "verify_aud": False, "verify_iss": False},
+        )
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise refuse(f"does not verify: {exc}") from None
+    for name in ("jti", "htm", "htu", "iat"):
+        if name not in claims:
+            raise refuse(f"lacks the {name} claim")
+    if claims["htm"] != method:
+        raise refuse(f"htm is {claims['htm']!r}, this request is {method}")
+    wanted = {normalise_htu(u) for u in urls}
+    if not isinstance(claims["htu"], str) or normalise_htu(claims["htu"]) not in wanted:
+        raise refuse(f"htu {claims['htu']!r} is not this endpoint")
+    iat = claims["iat"]
+    if not isinstance(iat, (int, float)) or abs(iat - now) > IAT_WINDOW:
+        raise refuse("iat is too far from the provider's clock")
+    if access_token is not None and claims.get("ath") != ath(access_token):
+        raise refuse("ath does not match the access token")
+    if nonces is not None and not nonces.accepts(claims.get("nonce"), now):
+        raise UseDPoPNonce(
+            "the authorization server requires a DPoP nonce; retry with the DPoP-Nonce value",
+            status=status,
+            www_authenticate='DPoP error="use_dpop_nonce"' if status == 401 else None,
+            headers={"DPoP-Nonce": nonces.current(now)},
+        )
+    if not isinstance(claims["jti"], str) or not replay.first_use(claims["jti"], now):
+        raise refuse("jti was already used")
+    return thumbprint({k: jwk[k] for k in _PUBLIC_MEMBERS[jwk["kty"]]})

@@ -1,0 +1,228 @@
+"""RFC 7591 dynamic client registration: ``POST /{issuer}/register``.
+
+The JSON body's client metadata (§2) is checked, mapped onto a `Client` (validated the way
+`MockIdP.add_client` validates) and registered as a run-time client of the issuer: it works at
+every endpoint at once and is gone after `MockIdP.reset`.  The answer (§3.2.1, 201) echoes the
+registered metadata, defaults filled in, with a random ``client_id``, ``client_id_issued_at``
+and, unless ``token_endpoint_auth_method`` is ``none`` or ``private_key_jwt``, a
+``client_secret`` that never expires (``client_secret_expires_at`` 0).
+
+Errors (§3.2.2): ``invalid_redirect_uri`` for an unusable redirect URI, and
+``invalid_client_metadata`` naming the field for anything else, a body that is not a JSON
+object included.  Metadata this server does not understand is ignored and not echoed (§2);
+``null`` counts as absent.  No initial access token is needed (§3: open registration).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from mockidp.core.errors import (
+    InvalidClientMetadata,
+    InvalidRedirectUri,
+    MockIdPError,
+)
+from mockidp.core.model import RegistrationRequest
+from mockidp.core.settings import (
+    GRANT_TYPES,
+    SIGNING_ALGS,
+    client_from_args,
+    is_absolute_url,
+)
+from mockidp.protocol import authz
+from mockidp.protocol.endpoints import (
+    AUTH_METHODS,
+    Call,
+    ProtocolEndpoints,
+)
+from mockidp.protocol.grants import GRANTS
+from mockidp.protocol.issuer import Issuer
+
+SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post", "client_secret_jwt"})
+TEXT_FIELDS = ("client_name", "scope", "software_id", "software_version")
+URI_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "jwks_uri",
+              "backchannel_logout_uri", "frontchannel_logout_uri")
+# Metadata that maps onto `Client` fields of the same name (beyond the URIs and grants).
+CLIENT_URI_FIELDS = ("jwks_uri", "backchannel_logout_uri", "frontchannel_logout_uri")
+
+
+def supported_grant_types() -> tuple[str, ...]:
+    """The grant types a client may register: those the token endpoint serves, plus
+    ``implicit`` when the authorization endpoint returns tokens itself."""
+    implicit = any(authz.returns_tokens(t) for t in authz.RESPONSE_TYPES)
+    return tuple(g for g in GRANT_TYPES if g in GRANTS or (g == "implicit" and implicit))
+
+
+def _canonical_response_types() -> dict[frozenset[str], str]:
+    return {frozenset(t.split()): t for t in authz.RESPONSE_TYPES}
+
+
+def _strings(metadata: Mapping[str, Any], name: str, error: type[InvalidClientMetadata]
+             | type[InvalidRedirectUri] = InvalidClientMetadata) -> list[str] | None:
+    value = metadata.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise error(f"{name}: expected an array of non-empty strings, got {value!r}")
+    return list(dict.fromkeys(value))
+
+
+def _uris(metadata: Mapping[str, Any], name: str) -> list[str] | None:
+    """Redirection URIs (RFC 6749 §3.1.2): absolute http(s), no fragment."""
+    uris = _strings(metadata, name, InvalidRedirectUri)
+    for i, uri in enumerate(uris or ()):
+        if not is_absolute_url(uri):
+            raise InvalidRedirectUri(
+                f"{name}[{i}]: expected an absolute http(s) URL without fragment, got {uri!r}")
+    return uris
+
+
+def _grants(metadata: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """``grant_types`` and ``response_types`` with the §2 defaults, consistent per §2.1."""
+    supported = supported_grant_types()
+    grant_types = _strings(metadata, "grant_types")
+    if grant_types is None:
+        grant_types = ["authorization_code"]
+    if not grant_types:
+        raise InvalidClientMetadata("grant_types: expected at least one grant type")
+    for i, grant in enumerate(grant_types):
+        if grant not in supported:
+            raise InvalidClientMetadata(f"grant_types[{i}]: {grant!r} is not supported; "
+                                        "supported: " + ", ".join(supported))
+    canonical = _canonical_response_types()
+    given = _strings(metadata, "response_types")
+    if given is None:
+        given = ["code"] if "authorization_code" in grant_types else []
+    response_types: list[str] = []
+    for i, value in enumerate(given):
+        found = canonical.get(frozenset(value.split()))
+        if found is None:
+            raise InvalidClientMetadata(f"response_types[{i}]: {value!r} is not supported; "
+                                        "supported: " + ", ".join(authz.RESPONSE_TYPES))
+        response_types.append(found)
+    wants_code = any("code" in t.split() for t in response_types)
+    wants_tokens = any(authz.returns_tokens(t) for t in response_types)
+    for grant, needed, why in (("authorization_code", wants_code, "a response type with code"),
+                               ("implicit", wants_tokens,
+                                "a response type returning tokens")):
+        if needed and grant not in grant_types:
+            raise InvalidClientMetadata(f"grant_types: the response_types need {grant!r} "
+                                        "(RFC 7591 section 2.1)")
+        if grant in grant_types and not needed:
+            raise InvalidClientMetadata(f"response_types: grant type {grant!r} needs {why} "
+                                        "(RFC 7591 section 2.1)")
+    return grant_types, list(dict.fromkeys(response_types))
+
+
+def check_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """RFC 7591 §2 client metadata → (metadata to echo, `add_client` fields).
+
+    Raises `InvalidRedirectUri` or `InvalidClientMetadata` naming the field."""
+    values = {k: v for k, v in metadata.items() if v is not None}
+    redirect_uris = _uris(values, "redirect_uris")
+    post_logout = _uris(values, "post_logout_redirect_uris")
+    grant_types, response_types = _grants(values)
+    if response_types and not redirect_uris:
+        raise InvalidRedirectUri("redirect_uris: required for the response_types "
+                                 + ", ".join(response_types) + " (redirect-based flows)")
+    method = values.get("token_endpoint_auth_method", "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise InvalidClientMetadata(f"token_endpoint_auth_method: {method!r} is not supported; "
+                                    "supported: " + ", ".join(AUTH_METHODS))
+    if method == "none" and "client_credentials" in grant_types:
+        raise InvalidClientMetadata("grant_types: client_credentials needs a confidential "
+                                    "client, not token_endpoint_auth_method 'none'")
+    echo: dict[str, Any] = {
+        "redirect_uris": redirect_uris or [],
+        "grant_types": grant_types,
+        "response_types": response_types,
+        "token_endpoint_auth_method": method,
+    }
+    spec: dict[str, Any] = {
+        "redirect_uris": redirect_uris or [],
+        "grant_types": grant_types,
+        "token_endpoint_auth_method": method,
+    }
+    if post_logout is not None:
+        echo["post_logout_redirect_uris"] = spec["post_logout_redirect_uris"] = post_logout
+    for name in TEXT_FIELDS:
+        if name in values:
+            if not isinstance(values[name], str):
+                raise InvalidClientMetadata(f"{name}: expected a string, got {values[name]!r}")
+            echo[name] = values[name]
+    for name in URI_FIELDS:
+        if name in values:
+            if not isinstance(values[name], str) or not is_absolute_url(values[name]):
+                raise InvalidClientMetadata(f"{name}: expected an absolute http(s) URL "
+                                            f"without fragment, got {values[name]!r}")
+            echo[name] = values[name]
+            if name in CLIENT_URI_FIELDS:
+                spec[name] = values[name]
+    contacts = _strings(values, "contacts")
+    if contacts is not None:
+        echo["contacts"] = contacts
+    if "jwks" in values:
+        if "jwks_uri" in values:
+            raise InvalidClientMetadata("jwks: jwks and jwks_uri must not both be present "
+                                        "(RFC 7591 section 2)")
+        if not isinstance(values["jwks"], dict):
+            raise InvalidClientMetadata(f"jwks: expected a JWK Set object, got "
+                                        f"{values['jwks']!r}")
+        echo["jwks"] = spec["jwks"] = values["jwks"]
+    if method == "private_key_jwt" and "jwks" not in spec and "jwks_uri" not in spec:
+        raise InvalidClientMetadata("jwks: private_key_jwt needs jwks or jwks_uri")
+    alg = values.get("id_token_signed_response_alg")
+    if alg is not None:
+        if alg not in SIGNING_ALGS:
+            raise InvalidClientMetadata("id_token_signed_response_alg: expected one of "
+                                        + ", ".join(SIGNING_ALGS) + f", got {alg!r}")
+        echo["id_token_signed_response_alg"] = spec["id_token_signed_response_alg"] = alg
+    dpop = values.get("dpop_bound_access_tokens")
+    if dpop is not None:
+        if not isinstance(dpop, bool):
+            raise InvalidClientMetadata(f"dpop_bound_access_tokens: expected true or false, "
+                                        f"got {dpop!r}")
+        echo["dpop_bound_access_tokens"] = spec["dpop_bound_access_tokens"] = dpop
+    return echo, spec
+
+
+class RegistrationEndpoints(ProtocolEndpoints):
+    """RFC 7591 registration endpoint.  Mixed into `MockIdP`."""
+
+    def register(self, req: RegistrationRequest) -> dict[str, Any]:
+        """RFC 7591 §3: register a client from its metadata; the §3.2.1 answer (sent 201)."""
+        issuer = self.issuer(req.issuer)
+        call = self._begin(issuer, req, "register")
+        return self._run(call, lambda: self._register(call, issuer, req), lambda _: 201)
+
+    def _register(self, call: Call, issuer: Issuer, req: RegistrationRequest
+                  ) -> dict[str, Any]:
+        metadata = req.metadata if isinstance(req.metadata, dict) else {}
+        scope = metadata.get("scope")
+        self._early_or_raise(call, tuple(scope.split()) if isinstance(scope, str) else ())
+        if req.body_error is not None:
+            raise InvalidClientMetadata(req.body_error)
+        if not isinstance(req.metadata, dict):
+            raise InvalidClientMetadata("body: expected a JSON object of client metadata "
+                                        "(RFC 7591 section 2)")
+        echo, spec = check_metadata(req.metadata)
+        method = echo["token_endpoint_auth_method"]
+        client_id = secrets.token_urlsafe(18)
+        secret = secrets.token_urlsafe(32) if method in SECRET_METHODS else None
+        try:
+            client = client_from_args(client_id, {"secret": secret, **spec})
+        except MockIdPError as exc:  # anything the checks above let through
+            detail = str(exc).removeprefix("add_client: ").removeprefix(client_id + ".")
+            raise InvalidClientMetadata(detail) from None
+        issuer.put_client(client)
+        call.client_id = client.id
+        answer: dict[str, Any] = {"client_id": client.id}
+        if secret is not None:
+            answer["client_secret"] = secret
+        answer["client_id_issued_at"] = int(self.clock.now())
+        if secret is not None:
+            answer["client_secret_expires_at"] = 0
+        answer.update(echo)
+        return answer

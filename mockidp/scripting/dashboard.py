@@ -1,0 +1,116 @@
+"""The provider's state as plain data for people: what the dashboard shows.
+
+`dashboard_data` gathers, in one call, the issuers (with their discovery and JWKS URLs, users
+and clients), the rules with their fired counts, the provider clock and the recent journal
+with every minted token decoded (header and claims).  Secrets stay out: client secrets, user
+passwords, session cookies and the control token are never included (request parameters are
+masked by the journal as everywhere).  Plain JSON-ready data, so any door can serve it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mockidp.core.journal import Exchange
+from mockidp.core.model import (
+    ENDPOINTS_BY_NAME,
+    Client,
+    User,
+)
+from mockidp.tokens.inspect import moment
+
+if TYPE_CHECKING:
+    from mockidp.provider import MockIdP
+
+JOURNAL_LIMIT = 50
+
+
+def user_data(user: User) -> dict[str, Any]:
+    """A user without the password (only whether there is one)."""
+    return {"id": user.id, "sub": user.subject, "claims": dict(user.claims),
+            "has_password": user.password is not None}
+
+
+def client_data(client: Client) -> dict[str, Any]:
+    """A client without its secret (only whether it is confidential)."""
+    return {
+        "id": client.id,
+        "confidential": client.secret is not None,
+        "redirect_uris": list(client.redirect_uris),
+        "grant_types": list(client.grant_types),
+        "audience": list(client.audience),
+        "claims": dict(client.claims),
+        "strict": client.strict,
+        "consent": client.consent,
+        "signing_alg": client.signing_alg,
+        "access_token_format": client.access_token_format,
+    }
+
+
+def exchange_data(exchange: Exchange, now: float) -> dict[str, Any]:
+    """One journal entry, its minted tokens decoded: ``tokens`` is a list of ``{"name",
+    "header", "claims"}`` (``header`` None for opaque tokens and userinfo answers)."""
+    return {
+        "seq": exchange.seq,
+        "time": moment(exchange.time, now)["iso"],
+        "provider_time": moment(exchange.provider_time, now),
+        "issuer": exchange.issuer,
+        "endpoint": exchange.endpoint,
+        "method": exchange.method,
+        "path": exchange.path,
+        "status": exchange.status,
+        "error": exchange.error,
+        "client_id": exchange.client_id,
+        "grant_type": exchange.grant_type,
+        "user": exchange.user,
+        "params": dict(exchange.params),
+        "rules": list(exchange.rules),
+        "tokens": [{"name": name, "header": _plain(exchange.headers.get(name)),
+                    "claims": dict(claims)} for name, claims in exchange.tokens.items()],
+    }
+
+
+def _plain(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(value) if value is not None else None
+
+
+def dashboard_data(idp: MockIdP, base_url: str | None = None,
+                   limit: int = JOURNAL_LIMIT) -> dict[str, Any]:
+    """Everything the dashboard shows; ``base_url`` is where the browser reached the
+    provider (issuer URLs use the public URL when one is set), ``limit`` how many journal
+    entries, newest first."""
+    now = idp.clock.now()
+    issuers = []
+    for name in idp.issuers():
+        issuer = idp.issuer(name)
+        url = idp._issuer_url_for(name, base_url)
+        issuers.append({
+            "name": name,
+            "url": url,
+            "discovery": url + ENDPOINTS_BY_NAME["discovery"].path,
+            "jwks": url + ENDPOINTS_BY_NAME["jwks"].path,
+            "authorize": url + ENDPOINTS_BY_NAME["authorize"].path,
+            "settings": {
+                "interactive_login": issuer.settings.interactive_login,
+                "strict": issuer.settings.strict,
+                "consent": issuer.settings.consent,
+                "signing_alg": issuer.settings.signing_alg,
+                "access_token_format": issuer.settings.access_token_format,
+            },
+            "users": [user_data(u) for u in issuer.users.values()],
+            "clients": [client_data(c) for c in issuer.clients.values()],
+        })
+    calls = idp.calls()
+    recent = calls[-limit:] if limit > 0 else []
+    return {
+        "issuers": issuers,
+        "rules": [rule.as_json() for rule in idp.list_rules()],
+        "clock": {**idp.clock_state(), "now_time": moment(now, now)},
+        "journal": {
+            "size": idp.journal.size,
+            "held": len(calls),
+            "shown": len(recent),
+            "entries": [exchange_data(e, now) for e in reversed(recent)],
+        },
+    }

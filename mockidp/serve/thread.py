@@ -1,0 +1,194 @@
+"""Serve the provider's WSGI app (`web.serving_app`: the fast front, Flask made on first need):
+in a background thread on the lean threaded server of `httpserver` (the fixture, the Python
+API), or for `mockidp serve` on granian or werkzeug's threaded server.
+
+Port 0 picks a free port; `ServerThread.url` tells which.  `stop()` shuts the server down and
+joins the thread.  A port already in use raises `MockIdPError`.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import threading
+from typing import TYPE_CHECKING, Any
+
+from mockidp.core.errors import MockIdPError
+from mockidp.web import serving_app
+
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+
+    from mockidp.provider import MockIdP
+
+log = logging.getLogger("mockidp")
+STOP_POLL_S = 0.02
+
+
+def _quiet_handler() -> type[WSGIRequestHandler]:
+    """werkzeug's request handler, quiet (werkzeug is imported when a server is bound)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        """Request lines go to the ``mockidp.access`` logger at DEBUG, nowhere else.
+
+        An idle or stalled connection is dropped after ``timeout`` seconds, so a client that
+        stops sending cannot hold a thread forever.
+        """
+
+        timeout = 30
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            logging.getLogger("mockidp.access").debug(
+                '%s "%s" %s', self.address_string(), self.requestline, code
+            )
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            logging.getLogger("mockidp.access").debug(message, *args)
+
+    return QuietHandler
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket; port in use → `MockIdPError` (werkzeug would exit the process)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise MockIdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise MockIdPError(
+                f"port {port} on {host} is already in use; choose another port "
+                "(--port / MOCKIDP_PORT) or 0 for any free port"
+            ) from None
+        raise MockIdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def bind(idp: MockIdP, host: str, port: int) -> BaseWSGIServer:
+    """Bind a threaded werkzeug server for ``idp``; port in use → `MockIdPError`.
+
+    With ``idp.tls`` the server speaks HTTPS.  The TLS handshake happens in the request's own
+    thread (under the handler's timeout), not in the accepting loop, so a client that connects
+    and says nothing cannot stall everyone else.
+    """
+    context = idp.ssl_context()
+    sock = _listen(host, port)
+    try:
+        from werkzeug.serving import make_server
+
+        server = make_server(
+            host, sock.getsockname()[1], serving_app(idp), threaded=True,
+            request_handler=_quiet_handler(), fd=sock.fileno(),
+        )
+    finally:
+        sock.close()  # werkzeug holds its own duplicate of the descriptor
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                            do_handshake_on_connect=False)
+        server.ssl_context = context  # werkzeug then tells the app the scheme is https
+    return server
+
+
+class ServerThread:
+    """A running server for one `MockIdP`, serving from a daemon thread: the lean threaded
+    server of `httpserver` (the pytest fixture and the Python API)."""
+
+    def __init__(self, idp: MockIdP, host: str, port: int) -> None:
+        from mockidp.serve.httpserver import make_server
+
+        context = idp.ssl_context()
+        self._server = make_server(_listen(host, port), serving_app(idp), host, context)
+        self.host = host
+        self.port = self._server.server_port
+        # The loop checks for `stop()` every 20 ms (socketserver's default is 0.5 s, which
+        # every `with MockIdP()` block and pytest session would wait at its end).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": STOP_POLL_S},
+            name=f"mockidp:{self.port}", daemon=True,
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        scheme = "https" if self._server.tls else "http"
+        return f"{scheme}://{host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+# -- granian: the faster server for `mockidp serve` ------------------------------------------
+
+def granian_available() -> bool:
+    """Whether the optional granian server is installed (``pip install 'mockidp[server]'``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("granian") is not None
+
+
+def free_port(host: str, port: int) -> int:
+    """Check ``port`` is free (0: pick one) and return it; in use → `MockIdPError`."""
+    sock = _listen(host, port)
+    try:
+        return int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+def run_granian(idp: MockIdP, host: str, port: int, threads: int = 8,
+                banner: list[str] | None = None) -> None:
+    """Serve ``idp`` with granian until interrupted, in THIS process.
+
+    Granian's HTTP runtime (Rust) runs in a thread of this process and calls the WSGI app
+    here, so all the provider's state lives in one place (scripted state stays consistent),
+    nothing is imported twice and there is no second process: it starts faster and takes
+    about half the memory of granian's usual worker process.  Blocking threads let a
+    scripted delay sleep without holding up other requests.
+    """
+    from granian.constants import Interfaces
+    from granian.server.mt import MTServer
+
+    class _InProcess(MTServer):
+        """Granian's thread-worker server.  It is made for free-threaded Pythons and refuses
+        a GIL one; with one worker there is nothing to run in parallel, so the GIL is fine."""
+
+        def _check_gil(self) -> None:
+            return None
+
+    address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]  # granian: an IP
+    app = serving_app(idp)
+
+    def announce() -> None:
+        """Print the banner once the port really accepts connections."""
+        import time
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((str(address), port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.002)
+        if banner:
+            print("\n".join(banner), flush=True)
+
+    threading.Thread(target=announce, name="mockidp-announce", daemon=True).start()
+    _InProcess(
+        "mockidp", address=str(address), port=port, interface=Interfaces.WSGI,
+        workers=1, blocking_threads=threads, log_enabled=False,
+    ).serve(target_loader=lambda *args, **kwargs: app, wrap_loader=False)
+
