@@ -196,8 +196,10 @@ def user_from_args(
 
 
 def check_client_keys(client_id: str, spec: Mapping[str, Any]) -> None:
-    """Refuse a field `MockIdP.add_client` does not take, as `client_from_args` would."""
-    Checker("add_client").keys(spec, CLIENT_KEYS, client_id)
+    """Refuse a field `MockIdP.add_client` does not take, as `client_from_args` would (None
+    counts as absent there too)."""
+    given = {k: v for k, v in spec.items() if v is not None}
+    Checker("add_client").keys(given, CLIENT_KEYS, client_id)
 
 
 def client_from_args(client_id: str, spec: Mapping[str, Any]) -> Client:
