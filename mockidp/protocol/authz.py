@@ -15,12 +15,15 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from mockidp.core.checks import is_absolute_url
 from mockidp.core.errors import (
     InvalidRequest,
     OAuthError,
     UnauthorizedClient,
     safe_text,
 )
+from mockidp.core.fields import PKCE_METHODS as PKCE_METHODS  # re-exported
+from mockidp.core.fields import RESPONSE_TYPES as RESPONSE_TYPES  # re-exported
 from mockidp.core.model import (
     ClaimsRequest,
     Client,
@@ -30,22 +33,16 @@ from mockidp.core.model import (
     Redirect,
     SessionChange,
 )
-from mockidp.core.settings import IssuerSettings, is_absolute_url
+from mockidp.core.settings import IssuerSettings
 from mockidp.core.stores import AuthorizationDetails
 from mockidp.protocol.grants.authorization_code import PKCE_VALUE
 from mockidp.protocol.grants.base import requested_scopes
 
-# OIDC Core §3 and OAuth 2.0 Multiple Response Type Encoding Practices §5; the words of a
-# response type may come in any order, these are the canonical spellings.
-RESPONSE_TYPES: tuple[str, ...] = (
-    "code", "token", "id_token", "id_token token", "code id_token", "code token",
-    "code id_token token",
-)
+# RESPONSE_TYPES: the words of a response type may come in any order; canonical spellings.
 _RESPONSE_TYPE_WORDS: Mapping[frozenset[str], str] = MappingProxyType(
     {frozenset(t.split()): t for t in RESPONSE_TYPES}
 )
 RESPONSE_MODES: tuple[str, ...] = ("query", "fragment", "form_post")
-PKCE_METHODS: tuple[str, ...] = ("S256", "plain")
 PROMPTS: tuple[str, ...] = ("none", "login", "consent")  # consent: see mockidp.consent
 # Accepted so that clients sending it keep working; there is no account picker step, so it is
 # not advertised in discovery.

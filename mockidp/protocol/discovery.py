@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mockidp.core.fields import CLIENT_AUTH_METHODS
 from mockidp.core.model import ENDPOINTS_BY_NAME, DiscoveryRequest, EndpointRequest, Json
 from mockidp.core.settings import SIGNING_ALGS
 from mockidp.protocol import authz
@@ -17,8 +18,6 @@ from mockidp.protocol.grants import GRANTS
 from mockidp.protocol.issuer import Issuer
 from mockidp.tokens.claims import STANDARD_CLAIMS
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt",
-                "private_key_jwt", "none")  # RFC 6749 §2.3, RFC 7523 §2.2, OIDC Core §9
 SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
 MAX_DOCUMENTS = 64  # prepared discovery documents per issuer (one per base URL)
 # RFC 8414 §2 has no place for these OpenID-only members
@@ -54,9 +53,9 @@ def openid_configuration(issuer: Issuer, url: str) -> dict[str, Any]:
         "grant_types_supported": [*GRANTS, "implicit"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
-        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),

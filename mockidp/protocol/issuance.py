@@ -1,8 +1,9 @@
-"""Issuance: the tokens a grant's facts call for, minted, signed, stored and journaled.
+"""Issuance: RFC 6749 §5.1 (the access token response), RFC 9068 (``at+jwt`` access tokens),
+OIDC Core §2 and §3.1.3.6 (the ID token, ``at_hash``/``c_hash``), §3.2.2.5 and §3.3.2.5
+(tokens from the authorization endpoint): the tokens a grant's facts call for, minted,
+signed, stored and journaled.
 
-RFC 6749 §5.1 (the access token response), RFC 9068 (``at+jwt`` access tokens), OIDC Core
-§2 and §3.1.3.6 (the ID token, ``at_hash``/``c_hash``), §3.2.2.5 and §3.3.2.5 (tokens from the
-authorization endpoint).  The one path shared by the token endpoint and the implicit and
+The one path shared by the token endpoint and the implicit and
 hybrid responses: claims pipeline (`mockidp.tokens.claims`) → scripted shaping → signer, then
 the stored records (refresh tokens, opaque access tokens, the refresh family's token ids).
 """

@@ -1,5 +1,5 @@
-"""What the login page offers: the configured users to pick in one click, and the usernames
-this browser logged in as lately.
+"""What the login page offers (OIDC Core §3.1.2.3, authenticating the end-user): the
+configured users to pick in one click, and the usernames this browser logged in as lately.
 
 The core decides what is remembered (`remember_login`) and what is shown (`user_choices`,
 `other_recent`); the web layer only keeps the list in a cookie and hands it back as

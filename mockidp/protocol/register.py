@@ -19,30 +19,34 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from mockidp.core.checks import client_from_args, is_absolute_url
 from mockidp.core.errors import (
     InvalidClientMetadata,
     InvalidRedirectUri,
     MockIdPError,
 )
-from mockidp.core.model import Json, RegistrationRequest
-from mockidp.core.settings import (
+from mockidp.core.fields import (
+    CLIENT_AUTH_METHODS,
+    CLIENT_FIELDS,
     GRANT_TYPES,
-    SIGNING_ALGS,
-    client_from_args,
-    is_absolute_url,
+    REGISTRATION_ONLY,
+    Field,
 )
+from mockidp.core.model import Json, RegistrationRequest
 from mockidp.protocol import authz
-from mockidp.protocol.discovery import AUTH_METHODS
 from mockidp.protocol.exchange import Call, Endpoint
 from mockidp.protocol.grants import GRANTS
 from mockidp.protocol.issuer import Issuer
 
 SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post", "client_secret_jwt"})
-TEXT_FIELDS = ("client_name", "scope", "software_id", "software_version")
-URI_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "jwks_uri",
-              "backchannel_logout_uri", "frontchannel_logout_uri")
-# Metadata that maps onto `Client` fields of the same name (beyond the URIs and grants).
-CLIENT_URI_FIELDS = ("jwks_uri", "backchannel_logout_uri", "frontchannel_logout_uri")
+# The RFC 7591 §2 metadata understood here, from the field table: the client fields that have
+# a metadata name (stored on the client) and the metadata only echoed.
+METADATA: tuple[Field, ...] = tuple(f for f in (*CLIENT_FIELDS, *REGISTRATION_ONLY) if f.metadata)
+STORED: frozenset[str] = frozenset(f.name for f in CLIENT_FIELDS if f.metadata)
+# Metadata with rules of their own in `check_metadata` (defaults, §2.1 consistency, §3.2.2
+# error codes); every other member is checked by its field's kind in `_by_kind`.
+OWN_RULES = frozenset({"redirect_uris", "post_logout_redirect_uris", "grant_types",
+                       "response_types", "token_endpoint_auth_method", "jwks"})
 
 
 def supported_grant_types() -> tuple[str, ...]:
@@ -74,6 +78,25 @@ def _uris(metadata: Mapping[str, Any], name: str) -> list[str] | None:
             raise InvalidRedirectUri(
                 f"{name}[{i}]: expected an absolute http(s) URL without fragment, got {uri!r}")
     return uris
+
+
+def _by_kind(field: Field, values: Mapping[str, Any]) -> Any:
+    """A metadata member checked by its field's kind; the error names it."""
+    name = field.metadata or field.name
+    if field.kind == "strings":
+        return _strings(values, name)
+    value = values[name]
+    if field.kind in ("text", "url"):
+        fits = isinstance(value, str) and (field.kind == "text" or is_absolute_url(value))
+    elif field.kind == "boolean":
+        fits = isinstance(value, bool)
+    elif field.kind == "choice":
+        fits = value in field.choices
+    else:
+        raise TypeError(f"{name}: no registration check for kind {field.kind!r}")
+    if not fits:
+        raise InvalidClientMetadata(f"{name}: expected {field.expected}, got {value!r}")
+    return value
 
 
 def _grants(metadata: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -125,9 +148,9 @@ def check_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
         raise InvalidRedirectUri("redirect_uris: required for the response_types "
                                  + ", ".join(response_types) + " (redirect-based flows)")
     method = values.get("token_endpoint_auth_method", "client_secret_basic")
-    if method not in AUTH_METHODS:
+    if method not in CLIENT_AUTH_METHODS:
         raise InvalidClientMetadata(f"token_endpoint_auth_method: {method!r} is not supported; "
-                                    "supported: " + ", ".join(AUTH_METHODS))
+                                    "supported: " + ", ".join(CLIENT_AUTH_METHODS))
     if method == "none" and "client_credentials" in grant_types:
         raise InvalidClientMetadata("grant_types: client_credentials needs a confidential "
                                     "client, not token_endpoint_auth_method 'none'")
@@ -144,22 +167,13 @@ def check_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     }
     if post_logout is not None:
         echo["post_logout_redirect_uris"] = spec["post_logout_redirect_uris"] = post_logout
-    for name in TEXT_FIELDS:
-        if name in values:
-            if not isinstance(values[name], str):
-                raise InvalidClientMetadata(f"{name}: expected a string, got {values[name]!r}")
-            echo[name] = values[name]
-    for name in URI_FIELDS:
-        if name in values:
-            if not isinstance(values[name], str) or not is_absolute_url(values[name]):
-                raise InvalidClientMetadata(f"{name}: expected an absolute http(s) URL "
-                                            f"without fragment, got {values[name]!r}")
-            echo[name] = values[name]
-            if name in CLIENT_URI_FIELDS:
-                spec[name] = values[name]
-    contacts = _strings(values, "contacts")
-    if contacts is not None:
-        echo["contacts"] = contacts
+    for field in METADATA:
+        name = field.metadata or field.name
+        if name in OWN_RULES or name not in values:
+            continue
+        echo[name] = _by_kind(field, values)
+        if field.name in STORED:
+            spec[field.name] = echo[name]
     if "jwks" in values:
         if "jwks_uri" in values:
             raise InvalidClientMetadata("jwks: jwks and jwks_uri must not both be present "
@@ -170,18 +184,6 @@ def check_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
         echo["jwks"] = spec["jwks"] = values["jwks"]
     if method == "private_key_jwt" and "jwks" not in spec and "jwks_uri" not in spec:
         raise InvalidClientMetadata("jwks: private_key_jwt needs jwks or jwks_uri")
-    alg = values.get("id_token_signed_response_alg")
-    if alg is not None:
-        if alg not in SIGNING_ALGS:
-            raise InvalidClientMetadata("id_token_signed_response_alg: expected one of "
-                                        + ", ".join(SIGNING_ALGS) + f", got {alg!r}")
-        echo["id_token_signed_response_alg"] = spec["id_token_signed_response_alg"] = alg
-    dpop = values.get("dpop_bound_access_tokens")
-    if dpop is not None:
-        if not isinstance(dpop, bool):
-            raise InvalidClientMetadata(f"dpop_bound_access_tokens: expected true or false, "
-                                        f"got {dpop!r}")
-        echo["dpop_bound_access_tokens"] = spec["dpop_bound_access_tokens"] = dpop
     return echo, spec
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mockidp.core.fields import CLIENT_FIELDS, USER_FIELDS, shown
 from mockidp.core.journal import Exchange, Journal
 from mockidp.core.model import (
     ENDPOINTS_BY_NAME,
@@ -27,24 +28,12 @@ JOURNAL_LIMIT = 50
 
 def user_data(user: User) -> dict[str, Any]:
     """A user without the password (only whether there is one)."""
-    return {"id": user.id, "sub": user.subject, "claims": dict(user.claims),
-            "has_password": user.password is not None}
+    return {"id": user.id, "sub": user.subject, **shown(USER_FIELDS, user, "dashboard")}
 
 
 def client_data(client: Client) -> dict[str, Any]:
     """A client without its secret (only whether it is confidential)."""
-    return {
-        "id": client.id,
-        "confidential": client.secret is not None,
-        "redirect_uris": list(client.redirect_uris),
-        "grant_types": list(client.grant_types),
-        "audience": list(client.audience),
-        "claims": dict(client.claims),
-        "strict": client.strict,
-        "consent": client.consent,
-        "signing_alg": client.signing_alg,
-        "access_token_format": client.access_token_format,
-    }
+    return {"id": client.id, **shown(CLIENT_FIELDS, client, "dashboard")}
 
 
 def exchange_data(exchange: Exchange, now: float) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from mockidp.core.checks import check_client_keys
 from mockidp.core.errors import MockIdPError, OAuthError
+from mockidp.core.fields import CLIENT_FIELDS, USER_FIELDS, USER_KEYS, shown
 from mockidp.core.journal import FILTER_FIELDS
 from mockidp.core.model import Client, User
 from mockidp.core.version import __version__
@@ -72,22 +74,13 @@ def _issuer_arg(body: Mapping[str, Any] | None = None) -> str:
 
 
 def user_json(user: User) -> dict[str, Any]:
-    return {"id": user.id, "sub": user.subject, "claims": dict(user.claims),
-            "has_password": user.password is not None}
+    """A user as the control API shows it: the table's fields for this door, no password."""
+    return {"id": user.id, "sub": user.subject, **shown(USER_FIELDS, user, "control")}
 
 
 def client_json(client: Client) -> dict[str, Any]:
-    return {
-        "id": client.id, "confidential": client.secret is not None,
-        "redirect_uris": list(client.redirect_uris),
-        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
-        "grant_types": list(client.grant_types), "claims": dict(client.claims),
-        "audience": list(client.audience), "strict": client.strict,
-        "consent": client.consent, "signing_alg": client.signing_alg,
-        "access_token_lifetime": client.access_token_lifetime,
-        "id_token_lifetime": client.id_token_lifetime,
-        "refresh_token_lifetime": client.refresh_token_lifetime,
-    }
+    """A client as the control API shows it: the table's fields for this door, no secret."""
+    return {"id": client.id, **shown(CLIENT_FIELDS, client, "control")}
 
 
 def rule_json(rule: Rule, with_reason: bool = False) -> dict[str, Any]:
@@ -150,7 +143,7 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
     @bp.post("/users")
     def add_user() -> Response:
         body = _body()
-        _only(body, ("id", "claims", "password", "issuer"), "user")
+        _only(body, ("id", *USER_KEYS, "issuer"), "user")
         if not isinstance(body.get("id"), str) or not body["id"]:
             raise ControlError(f"user.id: expected a non-empty string, got {body.get('id')!r}")
         user = idp.add_user(body["id"], body.get("claims"), password=body.get("password"),
@@ -175,7 +168,11 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
         if not isinstance(body.get("id"), str) or not body["id"]:
             raise ControlError(f"client.id: expected a non-empty string, got {body.get('id')!r}")
         issuer = _issuer_arg(body)
-        spec = {k: v for k, v in body.items() if k not in ("id", "issuer", "secret")}
+        # null is absent (as for add_client); names are checked before they become keyword
+        # arguments (a "client_id" or "self" member would clash with add_client's own)
+        spec = {k: v for k, v in body.items()
+                if k not in ("id", "issuer", "secret") and v is not None}
+        check_client_keys(body["id"], spec)
         client = idp.add_client(body["id"], body.get("secret"), issuer=issuer, **spec)
         return json_response(client_json(client), 201)
 

@@ -6,13 +6,15 @@ methods, and that every request example it carries is accepted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from mockidp.core.settings import (
-    ACCESS_TOKEN_FORMATS,
-    CLIENT_AUTH_METHODS,
-    GRANT_TYPES,
+from mockidp.core.fields import (
+    CLIENT_FIELDS,
     SIGNING_ALGS,
+    USER_FIELDS,
+    Field,
+    schema_properties,
 )
 from mockidp.core.version import __version__
 
@@ -38,56 +40,32 @@ _TOKEN_ARGS: dict[str, Any] = {
     "remove": {"type": "array", "items": {"type": "string"}},
 }
 
+
+
+def _record_in(fields: tuple[Field, ...]) -> dict[str, Any]:
+    """The body that adds a user or client: its id, the table's fields, the issuer."""
+    return {"type": "object", "required": ["id"], "additionalProperties": False,
+            "properties": {"id": {"type": "string", "minLength": 1},
+                           **schema_properties(fields), "issuer": {"type": "string"}}}
+
+
+def _shown(fields: Iterable[Field]) -> dict[str, Any]:
+    """Answer members of fields the control API shows (a secret as whether it is set)."""
+    return {f.shown_as or f.name: {"type": "boolean"} if f.secret else f.schema()
+            for f in fields if "control" in f.doors}
+
+
 SCHEMAS: dict[str, Any] = {
     "Error": _ERROR,
     "Health": {"type": "object", "required": ["status"],
                "properties": {"status": {"const": "ok"}, "version": {"type": "string"},
                               "issuers": {"type": "array", "items": {"type": "string"}}}},
-    "UserIn": {"type": "object", "required": ["id"], "additionalProperties": False,
-               "properties": {"id": {"type": "string", "minLength": 1},
-                              "claims": {"type": "object"},
-                              "password": {"type": "string", "minLength": 1},
-                              "issuer": {"type": "string"}}},
-    "User": {"type": "object",
-             "properties": {"id": {"type": "string"}, "sub": {"type": "string"},
-                            "claims": {"type": "object"}, "has_password": {"type": "boolean"}}},
-    "ClientIn": {"type": "object", "required": ["id"], "additionalProperties": False,
-                 "properties": {
-                     "id": {"type": "string", "minLength": 1},
-                     "secret": {"type": "string", "minLength": 1},
-                     "issuer": {"type": "string"},
-                     "redirect_uris": {"type": "array", "items": {"type": "string"}},
-                     "post_logout_redirect_uris": {"type": "array",
-                                                   "items": {"type": "string"}},
-                     "grant_types": {"type": "array", "items": {"type": "string",
-                                                                "enum": list(GRANT_TYPES)}},
-                     "claims": {"type": "object"},
-                     "audience": {"type": "array", "items": {"type": "string"}},
-                     "access_token_lifetime": {"type": "integer", "minimum": 1},
-                     "id_token_lifetime": {"type": "integer", "minimum": 1},
-                     "refresh_token_lifetime": {"type": "integer", "minimum": 1},
-                     "signing_alg": {"type": "string", "enum": list(SIGNING_ALGS)},
-                     "id_token_signed_response_alg": {"type": "string",
-                                                      "enum": list(SIGNING_ALGS)},
-                     "access_token_format": {"type": "string",
-                                             "enum": list(ACCESS_TOKEN_FORMATS)},
-                     "token_endpoint_auth_method": {"type": "string",
-                                                    "enum": list(CLIENT_AUTH_METHODS)},
-                     "jwks": {"type": "object", "required": ["keys"],
-                              "properties": {"keys": {"type": "array", "minItems": 1,
-                                                      "items": {"type": "object"}}}},
-                     "jwks_uri": {"type": "string"},
-                     "backchannel_logout_uri": {"type": "string"},
-                     "frontchannel_logout_uri": {"type": "string"},
-                     "dpop_bound_access_tokens": {"type": "boolean"},
-                     "require_pkce": {"type": "boolean"},
-                     "pkce_methods": {"type": "array", "minItems": 1,
-                                      "items": {"type": "string", "enum": ["S256", "plain"]}},
-                     "require_nonce": {"type": "boolean"},
-                     "consent": {"type": "boolean"},
-                     "strict": {"type": "boolean"}}},
-    "Client": {"type": "object", "properties": {"id": {"type": "string"},
-                                                "confidential": {"type": "boolean"}}},
+    "UserIn": _record_in(USER_FIELDS),
+    "User": {"type": "object", "properties": {
+        "id": {"type": "string"}, "sub": {"type": "string"}, **_shown(USER_FIELDS)}},
+    "ClientIn": _record_in(CLIENT_FIELDS),
+    "Client": {"type": "object", "properties": {
+        "id": {"type": "string"}, **_shown(f for f in CLIENT_FIELDS if f.secret)}},
     "Match": {"type": "object", "additionalProperties": False, "properties": {
         "issuer": {"type": "string"},
         "endpoint": {"type": "string", "enum": [

@@ -18,14 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mockidp.core.fields import PKCE_METHODS
 from mockidp.core.model import ENDPOINTS, Endpoint
-from mockidp.core.settings import (
-    CLIENT_AUTH_METHODS,
-    GRANT_TYPES,
-    ISSUER_NAME,
-    PKCE_METHODS,
-    SIGNING_ALGS,
-)
+from mockidp.core.settings import ISSUER_NAME
 from mockidp.core.version import __version__
 from mockidp.protocol.authz import (
     ACCEPTED_PROMPTS,
@@ -34,6 +29,7 @@ from mockidp.protocol.authz import (
 )
 from mockidp.protocol.grants import GRANTS
 from mockidp.protocol.grants.authorization_code import PKCE_VALUE
+from mockidp.protocol.register import METADATA
 from mockidp.web.render import RECENT_COOKIE, SESSION_COOKIE
 
 FORM = "application/x-www-form-urlencoded"
@@ -172,26 +168,7 @@ USERINFO_FORM: dict[str, Any] = {
 CLIENT_METADATA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 7591 §2 client metadata; other members are ignored, null is absent",
-    "properties": {
-        "redirect_uris": {"type": "array", "items": {"type": "string", "minLength": 1}},
-        "post_logout_redirect_uris": {"type": "array",
-                                      "items": {"type": "string", "minLength": 1}},
-        "token_endpoint_auth_method": {"type": "string", "enum": list(CLIENT_AUTH_METHODS)},
-        "grant_types": {"type": "array", "items": {"type": "string",
-                                                   "enum": list(GRANT_TYPES)}},
-        "response_types": {"type": "array", "items": {"type": "string",
-                                                      "enum": list(RESPONSE_TYPES)}},
-        "client_name": _STRING, "scope": _STRING, "software_id": _STRING,
-        "software_version": _STRING,
-        "client_uri": _STRING, "logo_uri": _STRING, "tos_uri": _STRING, "policy_uri": _STRING,
-        "jwks_uri": _STRING, "backchannel_logout_uri": _STRING,
-        "frontchannel_logout_uri": _STRING,
-        "contacts": {"type": "array", "items": {"type": "string", "minLength": 1}},
-        "jwks": {"type": "object", "properties": {"keys": {"type": "array",
-                                                           "items": {"type": "object"}}}},
-        "id_token_signed_response_alg": {"type": "string", "enum": list(SIGNING_ALGS)},
-        "dpop_bound_access_tokens": {"type": "boolean"},
-    },
+    "properties": {f.metadata: f.metadata_schema() for f in METADATA if f.metadata},
 }
 
 # -- answers ------------------------------------------------------------------------------------
