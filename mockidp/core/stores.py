@@ -1,129 +1,104 @@
-"""Per-issuer runtime state: authorization codes, refresh tokens, revocations, sessions.
+"""What an issuer keeps between requests, behind one small interface (`IssuerStore`) so
+that a shared store can stand in for `MemoryStore` without touching an endpoint.
 
 Every record carries an expiry on the provider clock; expired records are swept as the store
 grows, so a long-running server stays bounded.  All operations are atomic under one lock per
-issuer: a code is redeemed exactly once and a refresh token rotates exactly once, even raced.
+issuer: a code is redeemed exactly once (RFC 6749 §4.1.2) and a refresh token rotates
+exactly once (§10.4), even raced; a replayed ``jti`` is seen as used once (RFC 7523 §3,
+RFC 9449 §11.1).
 """
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from types import MappingProxyType
+from typing import Any, Generic, Protocol, TypeVar
 
 from mockidp.core.device_codes import DeviceStore
-from mockidp.core.model import ClaimsRequest
+from mockidp.core.model import Client, User
+from mockidp.core.records import (
+    CodeRecord,
+    Interaction,
+    LoginSession,
+    OpaqueToken,
+    PushedRequest,
+    RefreshRecord,
+)
+
+MAX_SEEN = 4096  # replay-cache entries per kind before the expired ones are swept
+
+
+class IssuerStore(Protocol):
+    """The mutable state of one issuer: the interface every endpoint and grant goes through.
+
+    Codes, refresh tokens (and their grant families), opaque access tokens, revocations,
+    login sessions and their clients, pending interactions, pushed requests, device
+    authorization requests, replay caches, and the users and clients added at run time.
+    ``now`` is always the provider clock.  Each method is atomic; none blocks for long.
+    """
+
+    devices: DeviceStore  # RFC 8628 device authorization requests
+
+    def clear(self) -> None:
+        """Forget everything but the configured users and clients (`Provider.reset`)."""
+
+    def counts(self) -> dict[str, int]:
+        """How many records of each kind are held (for tests and the dashboard)."""
+        ...
+
+    # authorization codes: RFC 6749 §4.1.2, single use
+    def put_code(self, code: str, record: CodeRecord, now: float) -> None: ...
+    def peek_code(self, code: str, now: float) -> CodeRecord | None: ...
+    def redeem_code(self, code: str, now: float) -> tuple[CodeRecord | None, bool]: ...
+
+    # refresh tokens: RFC 6749 §6, rotation and reuse detection (§10.4)
+    def put_refresh(self, token: str, record: RefreshRecord, now: float) -> None: ...
+    def get_refresh(self, token: str, now: float) -> RefreshRecord | None: ...
+    def use_refresh(self, token: str, now: float, client_id: str, rotate: bool
+                    ) -> tuple[RefreshRecord | None, str | None]: ...
+    def revoke_refresh(self, token: str) -> RefreshRecord | None: ...
+    def note_access_token(self, family: str, jti: str, expires_at: float,
+                          now: float) -> None: ...
+
+    # opaque access tokens and revocations: RFC 7662, RFC 7009
+    def put_opaque(self, token: str, claims: Mapping[str, Any], expires_at: float,
+                   now: float) -> None: ...
+    def get_opaque(self, token: str, now: float) -> Mapping[str, Any] | None: ...
+    def revoke_jti(self, jti: str, expires_at: float, now: float) -> None: ...
+    def is_revoked(self, jti: str) -> bool: ...
+
+    # login sessions and the clients that got tokens in them (logout)
+    def put_session(self, session: LoginSession, now: float) -> None: ...
+    def get_session(self, session_id: str | None, now: float) -> LoginSession | None: ...
+    def note_session_client(self, sid: str, client_id: str) -> None: ...
+    def session_by_sid(self, sid: str, now: float) -> LoginSession | None: ...
+    def take_session_clients(self, sid: str) -> set[str]: ...
+    def end_session(self, session_id: str | None) -> LoginSession | None: ...
+
+    # login and consent pages waiting for their answer; pushed requests (RFC 9126)
+    def put_interaction(self, interaction: Interaction, now: float) -> None: ...
+    def get_interaction(self, interaction_id: str, now: float) -> Interaction | None: ...
+    def take_interaction(self, interaction_id: str, now: float) -> Interaction | None: ...
+    def put_pushed(self, request_uri: str, pushed: PushedRequest, now: float) -> None: ...
+    def take_pushed(self, request_uri: str, client_id: str | None, now: float
+                    ) -> tuple[PushedRequest | None, str]: ...
+
+    # replay caches: a ``jti`` (or other one-time value) of ``kind`` seen until it expires
+    def first_use(self, kind: str, key: str, expires_at: float, now: float) -> bool:
+        """True the first time ``key`` of ``kind`` is seen before ``expires_at``."""
+        ...
+
+    # users and clients: the configured ones, with those added at run time over them
+    def users(self) -> Mapping[str, User]: ...
+    def clients(self) -> Mapping[str, Client]: ...
+    def put_user(self, user: User) -> None: ...
+    def drop_user(self, user_id: str) -> bool: ...
+    def put_client(self, client: Client) -> None: ...
+    def drop_client(self, client_id: str) -> bool: ...
+
 
 _SWEEP_EVERY = 256
-
-
-def new_handle() -> str:
-    """An unguessable opaque value for codes, refresh tokens, sessions and interactions."""
-    return secrets.token_urlsafe(32)
-
-
-@dataclass(frozen=True)
-class AuthorizationDetails:
-    """A validated authorization request, as the login page and the code carry it forward."""
-
-    client_id: str
-    redirect_uri: str
-    redirect_uri_sent: bool
-    response_type: str
-    response_mode: str
-    scopes: tuple[str, ...]
-    state: str | None = None
-    nonce: str | None = None
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-    audience: tuple[str, ...] = ()
-    prompt: tuple[str, ...] = ()
-    login_hint: str | None = None
-    max_age: int | None = None
-    acr: str | None = None
-    claims_request: ClaimsRequest | None = None
-
-
-@dataclass
-class CodeRecord:
-    """An authorization code (RFC 6749 §4.1.2) and what it was issued for."""
-
-    details: AuthorizationDetails
-    sub: str
-    user_id: str
-    login_claims: Mapping[str, Any]
-    auth_time: int
-    session_id: str | None
-    expires_at: float
-    redeemed: bool = False
-    family: str = field(default_factory=new_handle)
-
-
-@dataclass
-class RefreshRecord:
-    """A refresh token (RFC 6749 §6); ``family`` links rotated generations."""
-
-    client_id: str
-    sub: str
-    user_id: str | None
-    scopes: tuple[str, ...]
-    audience: tuple[str, ...]
-    login_claims: Mapping[str, Any]
-    auth_time: int | None
-    session_id: str | None
-    nonce: str | None
-    expires_at: float
-    issued_at: float
-    family: str
-    revoked: bool = False
-    acr: str | None = None
-    jkt: str | None = None
-    claims_request: ClaimsRequest | None = None
-
-
-@dataclass
-class OpaqueToken:
-    """An opaque (reference) access token's claims, resolved by introspection and userinfo."""
-
-    claims: Mapping[str, Any]
-    expires_at: float
-
-
-@dataclass
-class LoginSession:
-    """A browser login session.  ``id`` is the cookie's secret; ``sid`` the public claim."""
-
-    id: str
-    sid: str
-    sub: str
-    user_id: str
-    login_claims: Mapping[str, Any]
-    auth_time: int
-    expires_at: float
-    # the consent given in this session: client id -> the scopes allowed (`mockidp.consent`)
-    consents: dict[str, frozenset[str]] = field(default_factory=dict)
-
-
-@dataclass
-class Interaction:
-    """An authorization request waiting for the login page's answer, or, with
-    ``session_id`` (the login session that answers it), for the consent page's."""
-
-    id: str
-    details: AuthorizationDetails
-    expires_at: float
-    session_id: str | None = None
-
-
-@dataclass
-class PushedRequest:
-    """A pushed authorization request (RFC 9126 §2.2): its parameters, for one use."""
-
-    client_id: str
-    params: tuple[tuple[str, str], ...]
-    expires_at: float
 
 
 T = TypeVar("T")
@@ -160,10 +135,18 @@ class _Expiring(Generic[T]):
         return len(self.items)
 
 
-class IssuerStore:
-    """All mutable protocol state of one issuer.  Thread-safe."""
+class MemoryStore:
+    """`IssuerStore` in this process's memory.  Thread-safe.
 
-    def __init__(self) -> None:
+    ``users`` and ``clients`` are the configured ones: `clear` goes back to them."""
+
+    def __init__(self, users: Mapping[str, User] = MappingProxyType({}),
+                 clients: Mapping[str, Client] = MappingProxyType({})) -> None:
+        self._baseline = (users, clients)
+        self._users = users
+        self._clients = clients
+        self._people_lock = threading.Lock()
+        self._seen: dict[str, dict[str, float]] = {}
         self._lock = threading.RLock()
         self._codes: _Expiring[CodeRecord] = _Expiring()
         self._refresh: _Expiring[RefreshRecord] = _Expiring()
@@ -179,9 +162,58 @@ class IssuerStore:
         self.devices = DeviceStore()  # RFC 8628 device authorization requests (own lock)
 
     def clear(self) -> None:
-        """Forget everything (used by `MockIdP.reset`)."""
+        """Forget everything but the configured users and clients (`Provider.reset`)."""
         with self._lock:
-            self.__init__()  # type: ignore[misc]
+            self.__init__(*self._baseline)  # type: ignore[misc]
+
+    # -- replay caches --------------------------------------------------------------------------
+    def first_use(self, kind: str, key: str, expires_at: float, now: float) -> bool:
+        """True the first time ``key`` of ``kind`` is seen before ``expires_at``."""
+        with self._lock:
+            seen = self._seen.setdefault(kind, {})
+            if len(seen) >= MAX_SEEN:
+                for stale in [k for k, until in seen.items() if until <= now]:
+                    del seen[stale]
+            until = seen.get(key)
+            if until is not None and until > now:
+                return False
+            seen[key] = expires_at
+            return True
+
+    # -- users and clients ------------------------------------------------------------------
+    def users(self) -> Mapping[str, User]:
+        return self._users
+
+    def clients(self) -> Mapping[str, Client]:
+        return self._clients
+
+    def put_user(self, user: User) -> None:
+        """Add or replace a run-time user; concurrent additions are all kept."""
+        with self._people_lock:
+            self._users = MappingProxyType({**self._users, user.id: user})
+
+    def drop_user(self, user_id: str) -> bool:
+        """Remove a user; False if there was none."""
+        with self._people_lock:
+            if user_id not in self._users:
+                return False
+            self._users = MappingProxyType({k: v for k, v in self._users.items()
+                                            if k != user_id})
+            return True
+
+    def put_client(self, client: Client) -> None:
+        """Add or replace a run-time client; concurrent additions are all kept."""
+        with self._people_lock:
+            self._clients = MappingProxyType({**self._clients, client.id: client})
+
+    def drop_client(self, client_id: str) -> bool:
+        """Remove a client; False if there was none."""
+        with self._people_lock:
+            if client_id not in self._clients:
+                return False
+            self._clients = MappingProxyType({k: v for k, v in self._clients.items()
+                                              if k != client_id})
+            return True
 
     def counts(self) -> dict[str, int]:
         """How many records of each kind are held (for tests and the dashboard)."""

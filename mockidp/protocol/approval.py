@@ -20,7 +20,7 @@ from mockidp.core.model import (
     LoginPage,
     SessionChange,
 )
-from mockidp.core.stores import (
+from mockidp.core.records import (
     AuthorizationDetails,
     CodeRecord,
     Interaction,

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from mockidp.core.errors import InvalidRequest
 from mockidp.core.model import AuthorizeRequest, BrowserOutcome, ErrorPage, Params
-from mockidp.core.stores import AuthorizationDetails, Interaction, new_handle
+from mockidp.core.records import AuthorizationDetails, Interaction, new_handle
 from mockidp.protocol import authz
 from mockidp.protocol.approval import Approval, default_user, login_page
 from mockidp.protocol.exchange import Call, Endpoint, Exchanges

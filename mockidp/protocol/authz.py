@@ -33,8 +33,8 @@ from mockidp.core.model import (
     Redirect,
     SessionChange,
 )
+from mockidp.core.records import AuthorizationDetails
 from mockidp.core.settings import IssuerSettings
-from mockidp.core.stores import AuthorizationDetails
 from mockidp.protocol.grants.authorization_code import PKCE_VALUE
 from mockidp.protocol.grants.base import requested_scopes
 

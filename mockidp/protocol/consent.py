@@ -29,13 +29,8 @@ from mockidp.core.model import (
     ErrorPage,
     SessionChange,
 )
+from mockidp.core.records import AuthorizationDetails, Interaction, LoginSession, new_handle
 from mockidp.core.settings import IssuerSettings
-from mockidp.core.stores import (
-    AuthorizationDetails,
-    Interaction,
-    LoginSession,
-    new_handle,
-)
 from mockidp.protocol import authz
 from mockidp.protocol.approval import Approval
 from mockidp.protocol.exchange import Call, Endpoint, Exchanges

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from mockidp.core.model import GrantFacts
-from mockidp.core.stores import RefreshRecord, new_handle
+from mockidp.core.records import RefreshRecord, new_handle
 from mockidp.protocol.exchange import Call, Exchanges
 from mockidp.protocol.issuer import Issuer
 from mockidp.tokens.badtokens import make_bad

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mockidp.core.errors import OAuthError
 from mockidp.core.model import ErrorPage, Json, PushedAuthorizationRequest
-from mockidp.core.stores import PushedRequest, new_handle
+from mockidp.core.records import PushedRequest, new_handle
 from mockidp.protocol import authz
 from mockidp.protocol.clientauth import authenticate, credentials
 from mockidp.protocol.exchange import Call, Endpoint, Exchanges
