@@ -1,6 +1,5 @@
 """The helpers that make the token path cheap behave exactly like what they replace:
-`quick_init` records, the hand-split form parser, the one-encoder JSON, the lazily built
-journal entries."""
+`quick_init` records, the hand-split form parser, the lazily built journal entries."""
 
 from __future__ import annotations
 
@@ -27,16 +26,15 @@ from mockidp.core.model import (
 )
 from mockidp.core.settings import SIGNING_ALGS
 from mockidp.http.adapter import _form_pairs
+from mockidp.tokens.jose import b64url_encode as b64url
 from mockidp.tokens.keys import (
     FAMILIES,
     KeySet,
     _public_jwk,
-    b64url,
     generate,
 )
 from mockidp.tokens.signer import (
     TokenRejected,
-    compact_json,
     sign,
     verify,
 )
@@ -105,25 +103,6 @@ def test_form_pairs_is_parse_qsl(text: str) -> None:
 
     assert run(lambda: _form_pairs(text, 5)) == run(lambda: parse_qsl(
         text, keep_blank_values=True, errors="strict", max_num_fields=5))
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
-                                                                 max_size=4),
-    max_leaves=12,
-)
-
-
-@given(json_values)
-def test_compact_json_is_json_dumps(value: Any) -> None:
-    assert compact_json(value) == json.dumps(value, separators=(",", ":"))
-
-
-def test_compact_json_refuses_what_json_refuses() -> None:
-    with pytest.raises(TypeError, match="not JSON serializable"):
-        compact_json({"a": object()})
 
 
 def test_lazy_journal_entries_read_like_recorded_ones() -> None:

@@ -18,8 +18,6 @@ rotated its keys).  Everything here is thread-safe and bounded: the replay cache
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -34,6 +32,7 @@ from typing import Any
 from mockidp.core.errors import InvalidClient
 from mockidp.core.model import Client, quick_init
 from mockidp.core.settings import SIGNING_ALGS
+from mockidp.tokens.jose import MalformedJose, b64url_decode, json_value
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 §2.2
 HMAC_ALGS: Mapping[str, Callable[..., Any]] = {
@@ -56,10 +55,6 @@ class AssertionRejected(Exception):
 
 
 # -- reading ----------------------------------------------------------------------------------
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
 def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The header and claims of a compact JWS, *unverified*; `AssertionRejected` if it is not
     one (an encrypted JWT, five parts, is refused too: RFC 7523 §3 allows it, we do not)."""
@@ -69,9 +64,9 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(parts) != 3:
         raise AssertionRejected("not a JWT (expected header.payload.signature)")
     try:
-        header = json.loads(_b64decode(parts[0]))
-        claims = json.loads(_b64decode(parts[1]))
-    except (ValueError, binascii.Error, RecursionError):
+        header = json_value(b64url_decode(parts[0], "header"), "header", finite=False)
+        claims = json_value(b64url_decode(parts[1], "payload"), "payload", finite=False)
+    except MalformedJose:
         raise AssertionRejected("malformed JWT: header or payload is not base64url JSON") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise AssertionRejected("malformed JWT: header and payload must be JSON objects")
@@ -212,8 +207,8 @@ def _check_hmac(token: str, secret: str, alg: str) -> None:
     expected = hmac.new(secret.encode(), signing_input.encode("ascii", "replace"),
                         HMAC_ALGS[alg]).digest()
     try:
-        given = _b64decode(signature)
-    except (ValueError, binascii.Error):
+        given = b64url_decode(signature, "signature")
+    except MalformedJose:
         given = b""
     if not hmac.compare_digest(expected, given):
         raise AssertionRejected(f"{alg} signature does not verify with the client's secret")
