@@ -30,7 +30,7 @@ from functools import cached_property
 from typing import Any
 
 from mockidp.core.errors import InvalidClient
-from mockidp.core.model import Client, quick_init
+from mockidp.core.model import Client
 from mockidp.core.settings import SIGNING_ALGS
 from mockidp.tokens.jose import MalformedJose, b64url_decode, json_value
 
@@ -329,7 +329,6 @@ def string_claim(claims: Mapping[str, Any], name: str) -> str:
 
 
 # -- trust: what a request's presented JWTs are checked against ------------------------------
-@quick_init
 @dataclass(frozen=True)
 class Trust:
     """Everything needed to verify JWTs presented at one endpoint of one issuer.

@@ -25,7 +25,6 @@ from mockidp.core.errors import InvalidClient, InvalidRequest
 from mockidp.core.model import (
     Client,
     Params,
-    quick_init,
 )
 from mockidp.protocol.assertions import (
     ASSERTION_TYPE,
@@ -36,7 +35,6 @@ from mockidp.protocol.assertions import (
 BASIC_CHALLENGE = 'Basic realm="mockidp"'
 
 
-@quick_init
 @dataclass(frozen=True)
 class Credentials:
     """What a request presented: the client id, the secret and the method used."""

@@ -48,7 +48,6 @@ from mockidp.core.errors import MockIdPError
 from mockidp.core.model import (
     EMPTY,
     ENDPOINTS,
-    quick_init,
 )
 from mockidp.tokens.claims import ClaimLayer
 
@@ -308,7 +307,6 @@ class Rule:
         return "no request was made"
 
 
-@quick_init
 @dataclass(frozen=True)
 class EarlyAnswer:
     """What the rules decided before an endpoint runs."""
@@ -319,7 +317,6 @@ class EarlyAnswer:
     fired: tuple[str, ...] = ()
 
 
-@quick_init
 @dataclass(frozen=True)
 class Shaping:
     """What the rules decided while tokens are built."""

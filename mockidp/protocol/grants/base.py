@@ -15,14 +15,12 @@ from mockidp.core.model import (
     GrantFacts,
     Params,
     User,
-    quick_init,
 )
 from mockidp.core.settings import IssuerSettings
 from mockidp.core.stores import IssuerStore
 from mockidp.protocol.assertions import Trust
 
 
-@quick_init
 @dataclass(frozen=True)
 class GrantContext:
     """The issuer state a grant may read: settings, store, clock reading, users, client."""
