@@ -100,7 +100,7 @@ def peek_client_assertion(assertion: str) -> tuple[str, str]:
 
 
 # -- state: replay cache and jwks_uri cache -------------------------------------------------
-class ReplayCache:
+class AssertionReplayCache:
     """``jti`` values already used, each kept until its assertion expires (provider clock).
     Thread-safe; expired entries are swept as the cache grows."""
 
@@ -190,7 +190,7 @@ class AssertionCaches:
     """An issuer's assertion state: the ``jti`` replay cache and the ``jwks_uri`` cache."""
 
     def __init__(self) -> None:
-        self.replay = ReplayCache()
+        self.replay = AssertionReplayCache()
         self.jwks = JwksCache()
 
     def clear(self) -> None:
@@ -276,7 +276,7 @@ def verify_client_signature(token: str, client: Client, jwks: JwksCache
 
 
 # -- claims -----------------------------------------------------------------------------------
-def _number(claims: Mapping[str, Any], name: str) -> float | None:
+def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
@@ -289,18 +289,18 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
 def check_times(claims: Mapping[str, Any], now: float, require_exp: bool = True) -> float:
     """``exp`` (required unless told otherwise), ``nbf`` and ``iat`` against the provider
     clock with `LEEWAY`; returns ``exp`` (or ``now`` when there is none)."""
-    exp = _number(claims, "exp")
+    exp = _numeric_date(claims, "exp")
     if exp is None:
         if require_exp:
             raise AssertionRejected("missing 'exp' (RFC 7523 section 3)")
     elif now > exp + LEEWAY:
         raise AssertionRejected(f"expired: exp {int(exp)} is before the provider's time "
                                 f"{int(now)}")
-    nbf = _number(claims, "nbf")
+    nbf = _numeric_date(claims, "nbf")
     if nbf is not None and now + LEEWAY < nbf:
         raise AssertionRejected(f"not valid yet: nbf {int(nbf)} is after the provider's time "
                                 f"{int(now)}")
-    iat = _number(claims, "iat")
+    iat = _numeric_date(claims, "iat")
     if iat is not None and now + LEEWAY < iat:
         raise AssertionRejected(f"issued in the future: iat {int(iat)} is after the provider's "
                                 f"time {int(now)}")

@@ -85,7 +85,7 @@ class Nonces:
         return isinstance(nonce, str) and nonce in (current, self._previous)
 
 
-class ReplayCache:
+class ProofReplayCache:
     """``jti`` values seen, until they could no longer pass the ``iat`` window."""
 
     def __init__(self) -> None:
@@ -108,7 +108,7 @@ def check_proof(
     method: str,
     urls: Iterable[str],
     now: float,
-    replay: ReplayCache,
+    replay: ProofReplayCache,
     *,
     access_token: str | None = None,
     nonces: Nonces | None = None,

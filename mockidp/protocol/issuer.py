@@ -12,7 +12,7 @@ from mockidp.core.model import Client, User
 from mockidp.core.settings import IssuerSettings
 from mockidp.core.stores import IssuerStore
 from mockidp.protocol.assertions import AssertionCaches
-from mockidp.protocol.dpop import Nonces, ReplayCache
+from mockidp.protocol.dpop import Nonces, ProofReplayCache
 from mockidp.tokens.keys import KeySet
 
 
@@ -34,7 +34,7 @@ class Issuer:
         self.documents: dict[str, dict[str, Any]] = {}  # discovery, per issuer URL
         self._clients_lock = threading.Lock()
         self.dpop_nonces = Nonces()
-        self.dpop_replay = ReplayCache()
+        self.dpop_replay = ProofReplayCache()
         self.assertions = AssertionCaches()  # RFC 7523 jti replay cache, jwks_uri cache
 
     def find_user(self, user_id: str) -> User | None:
