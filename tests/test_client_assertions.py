@@ -31,7 +31,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session as OAuthlibSession
 
 from mockidp import MockIdP
-from mockidp.protocol.assertions import ReplayCache
+from mockidp.protocol.assertions import AssertionReplayCache
 
 from .conftest import run_node, token_url
 
@@ -493,7 +493,7 @@ def test_jwks_uri_failures_are_invalid_client(mockidp: MockIdP, jwks_host: JwksH
 
 def test_replay_cache_forgets_expired_jtis() -> None:
     # Memory stays bounded: an entry lives until its assertion expires (provider clock).
-    cache = ReplayCache()
+    cache = AssertionReplayCache()
     for i in range(300):
         assert cache.first_use(f"old-{i}", expires_at=100.0, now=50.0)
     assert not cache.first_use("old-1", expires_at=100.0, now=99.0)

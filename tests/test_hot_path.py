@@ -1,14 +1,12 @@
-"""The helpers that make the token path cheap behave exactly like what they replace:
-`quick_init` records, the hand-split form parser, the one-encoder JSON, the lazily built
-journal entries."""
+"""The helpers that make the token path cheap behave exactly like what they replace: the
+hand-split form parser, the lazily built journal entries, the JWK export and the signature
+check that need no PyJWT."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,77 +18,20 @@ from hypothesis import strategies as st
 
 from mockidp import MockIdP
 from mockidp.core.journal import Exchange, Journal
-from mockidp.core.model import (
-    GrantFacts,
-    TokenRequest,
-    quick_init,
-)
 from mockidp.core.settings import SIGNING_ALGS
 from mockidp.http.adapter import _form_pairs
+from mockidp.tokens.jose import b64url_encode as b64url
 from mockidp.tokens.keys import (
     FAMILIES,
     KeySet,
     _public_jwk,
-    b64url,
     generate,
 )
 from mockidp.tokens.signer import (
     TokenRejected,
-    compact_json,
     sign,
     verify,
 )
-
-
-@quick_init
-@dataclass(frozen=True)
-class Sample:
-    a: int
-    b: str = "b"
-    c: list[int] = field(default_factory=list)
-
-
-def test_quick_init_keeps_parameters_defaults_factories_and_frozenness() -> None:
-    assert Sample(1) == Sample(1, "b", [])
-    assert Sample(1, c=[2]).c == [2]
-    assert Sample(1).c is not Sample(1).c  # a fresh default per instance
-    assert dataclasses.replace(Sample(1), b="x") == Sample(1, "x")
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        Sample(1).a = 2  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        Sample()  # type: ignore[call-arg]
-    with pytest.raises(TypeError):
-        Sample(1, nope=2)  # type: ignore[call-arg]
-    assert hash(Sample(1, "x", ())) == hash(Sample(1, "x", ()))  # type: ignore[arg-type]
-
-
-def test_quick_init_refuses_what_it_cannot_copy() -> None:
-    with pytest.raises(TypeError, match="__post_init__"):
-        @quick_init
-        @dataclass(frozen=True)
-        class Checked:
-            a: int
-
-            def __post_init__(self) -> None:
-                pass
-
-    with pytest.raises(TypeError, match="init-only"):
-        @quick_init
-        @dataclass(frozen=True, kw_only=True)
-        class KeywordOnly:
-            a: int
-
-
-def test_hot_records_made_with_quick_init_equal_field_by_field_copies() -> None:
-    request = TokenRequest(issuer="default", base_url="http://x", method="POST")
-    assert request == dataclasses.replace(request)
-    assert request.path == "" and request.recent == ()
-    facts = GrantFacts("client_credentials", client=None, sub="s",  # type: ignore[arg-type]
-                       scopes=(), audience=())
-    assert facts.issue_access_token is True and facts.login_claims == {}
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        facts.sub = "other"  # type: ignore[misc]
-
 
 form_text = st.text(alphabet="ab=&%+2 0x\u00e9", max_size=40)
 
@@ -105,25 +46,6 @@ def test_form_pairs_is_parse_qsl(text: str) -> None:
 
     assert run(lambda: _form_pairs(text, 5)) == run(lambda: parse_qsl(
         text, keep_blank_values=True, errors="strict", max_num_fields=5))
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
-                                                                 max_size=4),
-    max_leaves=12,
-)
-
-
-@given(json_values)
-def test_compact_json_is_json_dumps(value: Any) -> None:
-    assert compact_json(value) == json.dumps(value, separators=(",", ":"))
-
-
-def test_compact_json_refuses_what_json_refuses() -> None:
-    with pytest.raises(TypeError, match="not JSON serializable"):
-        compact_json({"a": object()})
 
 
 def test_lazy_journal_entries_read_like_recorded_ones() -> None:

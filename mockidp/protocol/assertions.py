@@ -18,8 +18,6 @@ rotated its keys).  Everything here is thread-safe and bounded: the replay cache
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -32,8 +30,9 @@ from functools import cached_property
 from typing import Any
 
 from mockidp.core.errors import InvalidClient
-from mockidp.core.model import Client, quick_init
+from mockidp.core.model import Client
 from mockidp.core.settings import SIGNING_ALGS
+from mockidp.tokens.jose import MalformedJose, b64url_decode, json_value
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 §2.2
 HMAC_ALGS: Mapping[str, Callable[..., Any]] = {
@@ -56,10 +55,6 @@ class AssertionRejected(Exception):
 
 
 # -- reading ----------------------------------------------------------------------------------
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
 def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The header and claims of a compact JWS, *unverified*; `AssertionRejected` if it is not
     one (an encrypted JWT, five parts, is refused too: RFC 7523 §3 allows it, we do not)."""
@@ -69,9 +64,9 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(parts) != 3:
         raise AssertionRejected("not a JWT (expected header.payload.signature)")
     try:
-        header = json.loads(_b64decode(parts[0]))
-        claims = json.loads(_b64decode(parts[1]))
-    except (ValueError, binascii.Error, RecursionError):
+        header = json_value(b64url_decode(parts[0], "header"), "header", finite=False)
+        claims = json_value(b64url_decode(parts[1], "payload"), "payload", finite=False)
+    except MalformedJose:
         raise AssertionRejected("malformed JWT: header or payload is not base64url JSON") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise AssertionRejected("malformed JWT: header and payload must be JSON objects")
@@ -105,7 +100,7 @@ def peek_client_assertion(assertion: str) -> tuple[str, str]:
 
 
 # -- state: replay cache and jwks_uri cache -------------------------------------------------
-class ReplayCache:
+class AssertionReplayCache:
     """``jti`` values already used, each kept until its assertion expires (provider clock).
     Thread-safe; expired entries are swept as the cache grows."""
 
@@ -195,7 +190,7 @@ class AssertionCaches:
     """An issuer's assertion state: the ``jti`` replay cache and the ``jwks_uri`` cache."""
 
     def __init__(self) -> None:
-        self.replay = ReplayCache()
+        self.replay = AssertionReplayCache()
         self.jwks = JwksCache()
 
     def clear(self) -> None:
@@ -212,8 +207,8 @@ def _check_hmac(token: str, secret: str, alg: str) -> None:
     expected = hmac.new(secret.encode(), signing_input.encode("ascii", "replace"),
                         HMAC_ALGS[alg]).digest()
     try:
-        given = _b64decode(signature)
-    except (ValueError, binascii.Error):
+        given = b64url_decode(signature, "signature")
+    except MalformedJose:
         given = b""
     if not hmac.compare_digest(expected, given):
         raise AssertionRejected(f"{alg} signature does not verify with the client's secret")
@@ -281,7 +276,7 @@ def verify_client_signature(token: str, client: Client, jwks: JwksCache
 
 
 # -- claims -----------------------------------------------------------------------------------
-def _number(claims: Mapping[str, Any], name: str) -> float | None:
+def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
@@ -294,18 +289,18 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
 def check_times(claims: Mapping[str, Any], now: float, require_exp: bool = True) -> float:
     """``exp`` (required unless told otherwise), ``nbf`` and ``iat`` against the provider
     clock with `LEEWAY`; returns ``exp`` (or ``now`` when there is none)."""
-    exp = _number(claims, "exp")
+    exp = _numeric_date(claims, "exp")
     if exp is None:
         if require_exp:
             raise AssertionRejected("missing 'exp' (RFC 7523 section 3)")
     elif now > exp + LEEWAY:
         raise AssertionRejected(f"expired: exp {int(exp)} is before the provider's time "
                                 f"{int(now)}")
-    nbf = _number(claims, "nbf")
+    nbf = _numeric_date(claims, "nbf")
     if nbf is not None and now + LEEWAY < nbf:
         raise AssertionRejected(f"not valid yet: nbf {int(nbf)} is after the provider's time "
                                 f"{int(now)}")
-    iat = _number(claims, "iat")
+    iat = _numeric_date(claims, "iat")
     if iat is not None and now + LEEWAY < iat:
         raise AssertionRejected(f"issued in the future: iat {int(iat)} is after the provider's "
                                 f"time {int(now)}")
@@ -334,7 +329,6 @@ def string_claim(claims: Mapping[str, Any], name: str) -> str:
 
 
 # -- trust: what a request's presented JWTs are checked against ------------------------------
-@quick_init
 @dataclass(frozen=True)
 class Trust:
     """Everything needed to verify JWTs presented at one endpoint of one issuer.

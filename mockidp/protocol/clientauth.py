@@ -4,7 +4,7 @@ RFC 6749 §2.3: ``client_secret_basic`` (HTTP Basic, form-urlencoded id and secr
 ``client_secret_post`` (``client_id``/``client_secret`` in the body) and ``none`` (public
 clients send only ``client_id``).  Using two methods at once is an ``invalid_request``.
 RFC 7523 §2.2 / OIDC Core §9 ``client_secret_jwt`` and ``private_key_jwt``: a signed
-``client_assertion`` (checked by `mockidp.assertions`).
+``client_assertion`` (checked by `mockidp.protocol.assertions`).
 
 Unregistered clients are accepted as they come (permissive default) unless the issuer is
 strict; a registered client with a secret must present it.  Unregistered clients cannot use
@@ -25,7 +25,6 @@ from mockidp.core.errors import InvalidClient, InvalidRequest
 from mockidp.core.model import (
     Client,
     Params,
-    quick_init,
 )
 from mockidp.protocol.assertions import (
     ASSERTION_TYPE,
@@ -36,7 +35,6 @@ from mockidp.protocol.assertions import (
 BASIC_CHALLENGE = 'Basic realm="mockidp"'
 
 
-@quick_init
 @dataclass(frozen=True)
 class Credentials:
     """What a request presented: the client id, the secret and the method used."""

@@ -1,5 +1,8 @@
 """DPoP (RFC 9449): proof-of-possession proofs, checked at the token endpoint and by userinfo.
 
+RFC 9449 §4.2-4.3 (the proof and how it is checked), §6.1 (``cnf.jkt``), §7.1 (``ath``),
+§8 (server nonces), §11.1 (proof replay); RFC 7638 (the key thumbprint).
+
 A proof is a JWT with header ``typ: dpop+jwt``, an asymmetric ``alg`` and the public ``jwk``,
 and claims ``jti``, ``htm``, ``htu``, ``iat`` (plus ``ath`` when an access token goes with it,
 and ``nonce`` when the server asks for one).  Access tokens issued against a proof carry
@@ -16,7 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mockidp.core.errors import OAuthError
-from mockidp.tokens.keys import b64url, thumbprint
+from mockidp.tokens.jose import b64url_encode, jose_header
+from mockidp.tokens.keys import thumbprint
 
 DPOP_ALGS: tuple[str, ...] = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
@@ -41,7 +45,7 @@ class UseDPoPNonce(OAuthError):
 
 def ath(access_token: str) -> str:
     """RFC 9449 §4.2 ``ath``: base64url(SHA-256(access token))."""
-    return b64url(hashlib.sha256(access_token.encode("ascii")).digest())
+    return b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
 
 
 def normalise_htu(url: str) -> str:
@@ -81,7 +85,7 @@ class Nonces:
         return isinstance(nonce, str) and nonce in (current, self._previous)
 
 
-class ReplayCache:
+class ProofReplayCache:
     """``jti`` values seen, until they could no longer pass the ``iat`` window."""
 
     def __init__(self) -> None:
@@ -104,7 +108,7 @@ def check_proof(
     method: str,
     urls: Iterable[str],
     now: float,
-    replay: ReplayCache,
+    replay: ProofReplayCache,
     *,
     access_token: str | None = None,
     nonces: Nonces | None = None,
@@ -122,12 +126,9 @@ def check_proof(
                      www_authenticate=f'DPoP error="{error.error}", algs="{" ".join(DPOP_ALGS)}"'
                      if status == 401 else None)
 
-    import jwt  # PyJWT: loaded when the first DPoP proof arrives
-
-    try:
-        header = jwt.get_unverified_header(proof)
-    except jwt.PyJWTError:
-        raise refuse("is not a JWT") from None
+    header = jose_header(proof)
+    if header is None:
+        raise refuse("is not a JWT")
     if header.get("typ") != "dpop+jwt":
         raise refuse("must have typ dpop+jwt")
     alg = header.get("alg")
@@ -138,6 +139,8 @@ def check_proof(
         raise refuse("must carry the public key in its jwk header")
     if "d" in jwk:
         raise refuse("jwk header must not contain a private key")
+    import jwt  # PyJWT: loaded when the first DPoP proof arrives
+
     try:
         key = jwt.PyJWK({k: jwk[k] for k in _PUBLIC_MEMBERS[jwk["kty"]]}, algorithm=alg)
         claims: dict[str, Any] = jwt.decode(

@@ -13,7 +13,7 @@ from mockidp.core.model import Client, User
 from mockidp.core.settings import IssuerSettings
 from mockidp.core.stores import IssuerStore, MemoryStore
 from mockidp.protocol.assertions import AssertionCaches
-from mockidp.protocol.dpop import Nonces, ReplayCache
+from mockidp.protocol.dpop import Nonces, ProofReplayCache
 from mockidp.tokens.keys import KeySet
 
 
@@ -35,7 +35,7 @@ class Issuer:
         self._adhoc: dict[str, Client] = {}
         self.documents: dict[str, dict[str, Any]] = {}  # discovery, per issuer URL
         self.dpop_nonces = Nonces()
-        self.dpop_replay = ReplayCache()
+        self.dpop_replay = ProofReplayCache()
         self.assertions = AssertionCaches()  # RFC 7523 jti replay cache, jwks_uri cache
 
     @property

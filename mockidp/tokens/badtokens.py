@@ -1,24 +1,24 @@
 """The bad-token catalogue: deliberately invalid tokens for testing that a resource server
 rejects them.  Each kind breaks exactly one thing of an otherwise good access token.
+
+Each kind breaks one rule a verifier must check: RFC 7519 §7.2 and §4.1 (``exp``, ``nbf``,
+``iat``, ``iss``, ``aud``, ``sub``), RFC 7515 §5.2 (the signature, ``kid``, base64url and JSON
+segments), RFC 8725 §2.1 and §3.1-3.2 (``alg: none``, algorithm confusion), RFC 9068 §4
+(``typ``).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from mockidp.tokens.keys import (
-    KeySet,
-    SigningKey,
-    b64url,
-)
+from mockidp.tokens.jose import b64url_decode, b64url_encode, json_segment
+from mockidp.tokens.keys import KeySet, SigningKey
 from mockidp.tokens.signer import sign, signature
 
 BAD_TOKEN_KINDS: Mapping[str, str] = MappingProxyType({
@@ -65,33 +65,29 @@ def adjust_claims(kind: str, claims: dict[str, Any], now: int) -> None:
         claims.pop("sub", None)
 
 
-def _segment(data: Mapping[str, Any]) -> str:
-    return b64url(json.dumps(dict(data), separators=(",", ":")).encode())
-
-
 def _flip_signature(token: str) -> str:
     head, payload, signature = token.split(".")
-    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw = bytearray(b64url_decode(signature, "signature"))
     raw[len(raw) // 2] ^= 0x01
-    return f"{head}.{payload}.{b64url(bytes(raw))}"
+    return f"{head}.{payload}.{b64url_encode(bytes(raw))}"
 
 
 def _hs256_with_public_key(claims: Mapping[str, Any], key: SigningKey) -> str:
     secret = key.public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    signing_input = f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid})}." \
-        f"{_segment(claims)}"
+    signing_input = f"{json_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid})}." \
+        f"{json_segment(dict(claims))}"
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url(mac)}"
+    return f"{signing_input}.{b64url_encode(mac)}"
 
 
 def _sign_raw(header: Mapping[str, Any], payload_segment: str, key: SigningKey) -> str:
     """A JWS whose signature really covers ``header.payload_segment`` as given, broken or not,
     so that only the one documented defect is wrong."""
-    head = _segment(header)
+    head = json_segment(dict(header))
     signing_input = f"{head}.{payload_segment}".encode("ascii")
-    return f"{head}.{payload_segment}.{b64url(signature(key, signing_input))}"
+    return f"{head}.{payload_segment}.{b64url_encode(signature(key, signing_input))}"
 
 
 def make_bad(kind: str, claims: dict[str, Any], key: SigningKey, keys: KeySet, now: int,
@@ -108,7 +104,7 @@ def make_bad(kind: str, claims: dict[str, Any], key: SigningKey, keys: KeySet, n
     if kind == "rotated_out":
         return sign(claims, keys.retired(key.alg), typ)
     if kind == "alg_none":
-        return f"{_segment({'alg': 'none', 'typ': typ})}.{_segment(claims)}."
+        return f"{json_segment({'alg': 'none', 'typ': typ})}.{json_segment(claims)}."
     if kind == "hs256_public_key":
         rsa_key = keys.active("RS256") if not key.alg.startswith(("RS", "PS")) else key
         return _hs256_with_public_key(claims, rsa_key)
@@ -119,10 +115,10 @@ def make_bad(kind: str, claims: dict[str, Any], key: SigningKey, keys: KeySet, n
         return f"{head}.{payload}"
     header = {"alg": key.alg, "typ": typ, "kid": key.kid}
     if kind == "malformed_base64":
-        payload = _segment(claims)
+        payload = json_segment(claims)
         payload += "A" * ((1 - len(payload)) % 4)  # 4k+1 characters never decode
         return _sign_raw(header, f"{payload[:8]}!*{payload[8:]}", key)
     if kind == "malformed_json":
         broken = b'{"sub": "' + str(claims.get("sub", "")).encode() + b'", '
-        return _sign_raw(header, b64url(broken), key)
+        return _sign_raw(header, b64url_encode(broken), key)
     return sign(claims, key, typ)

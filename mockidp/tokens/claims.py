@@ -1,5 +1,8 @@
 """The claims pipeline: grant facts in, access-token / ID-token / userinfo claims out.
 
+RFC 7519 §4.1 (registered claims), RFC 9068 §2.2 (JWT access token claims), OIDC Core §2
+(ID token), §5.1 and §5.4 (standard claims by scope), §5.5 (the ``claims`` request).
+
 Fixed order, later steps win (documented in the README, tested in tests/test_claims.py):
 
 1. registered claims: ``iss``, ``jti``
@@ -23,7 +26,7 @@ validation refuses them, and the pipeline skips them as a second line of defence
 from __future__ import annotations
 
 import copy
-import os
+import secrets
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +37,6 @@ from mockidp.core.model import (
     User,
 )
 from mockidp.core.settings import PROTECTED_CLAIMS
-from mockidp.tokens.keys import b64url
 from mockidp.tokens.signer import half_hash
 
 SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = {
@@ -61,7 +63,7 @@ class ClaimLayer:
 
 def new_jti() -> str:
     """A fresh, unguessable JWT id."""
-    return b64url(os.urandom(16))  # as secrets.token_urlsafe(16)
+    return secrets.token_urlsafe(16)
 
 
 def user_claims(

@@ -1,6 +1,11 @@
 """The token debugger: decode a token and judge it the way a careful resource server would,
 against this provider's issuers, keys and clock.
 
+RFC 7519 §7.2 (validating a JWT) and §4.1 (registered claims), RFC 7515 §5.2 (validating the
+signature), RFC 8725 §3.1-3.2 (``alg: none``, algorithm confusion), RFC 9068 §2.1 and §4
+(``typ: at+jwt``), RFC 7516 §9 (a JWE has five parts), RFC 6750 §2.1 and RFC 9449 §7.1 (the
+``Bearer`` and ``DPoP`` schemes a pasted token may carry).
+
 `inspect_token` never raises, whatever it is given: a malformed token gets an answer saying
 what is wrong with it.  The answer is plain JSON-ready data::
 
@@ -24,92 +29,35 @@ where a time is ``{"value": epoch seconds, "iso": "2030-01-01T00:00:00Z", "relat
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from mockidp.protocol.issuer import Issuer
+from mockidp.core.stores import IssuerStore
+from mockidp.tokens.jose import MalformedJose, decode_segment, header_segment
+from mockidp.tokens.keys import KeySet
+from mockidp.tokens.signer import ACCESS_TOKEN_TYPES
+
+__all__ = [  # header_segment is imported from here by protocol/endpoints.py
+    "KNOWN_TYPES", "MAX_TOKEN_LENGTH", "IssuerView", "header_segment", "inspect_token",
+    "moment", "normalise",
+]
 
 MAX_TOKEN_LENGTH = 16384
-ACCESS_TOKEN_TYPES = ("JWT", "at+jwt")
 KNOWN_TYPES = (*ACCESS_TOKEN_TYPES, "logout+jwt")
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _SCHEME = re.compile(r"^(?:bearer|dpop)\s+", re.I)
 
 
-class Malformed(ValueError):
-    """The token cannot be decoded; the message says why."""
+class IssuerView(Protocol):
+    """What the debugger reads of an issuer: its keys and its token store."""
 
+    @property
+    def keys(self) -> KeySet: ...
 
-# -- decoding ---------------------------------------------------------------------------------
-
-def b64url_decode(segment: str, what: str) -> bytes:
-    """Strict base64url without padding (RFC 7515 §2); `Malformed` naming ``what``."""
-    if not _BASE64URL.fullmatch(segment):
-        raise Malformed(f"the {what} is not base64url: it has characters other than "
-                        "A-Z a-z 0-9 - _")
-    if len(segment) % 4 == 1:
-        raise Malformed(f"the {what} is not base64url: no encoding is {len(segment)} "
-                        "characters long")
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is too large a number")
-    return value
-
-
-def json_object(data: bytes, what: str) -> dict[str, Any]:
-    """A strict JSON object (no NaN or Infinity); `Malformed` naming ``what``."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Malformed(f"the {what} is not UTF-8 text") from None
-    try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
-    except RecursionError:
-        raise Malformed(f"the {what} is nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise Malformed(f"the {what} is not JSON ({exc.msg} at character {exc.pos})") from None
-    except ValueError as exc:
-        raise Malformed(f"the {what} is not usable JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise Malformed(f"the {what} is JSON but not an object")
-    return value
-
-
-_HEADERS: dict[str, dict[str, Any]] = {}  # header segment → decoded; the provider's are few
-
-
-def jose_header(token: str) -> dict[str, Any] | None:
-    """The decoded header of a compact JWS, or None (an opaque token, or malformed)."""
-    if token.count(".") != 2:
-        return None
-    return header_segment(token[: token.index(".")])
-
-
-def header_segment(segment: str) -> dict[str, Any] | None:
-    """A JWS header segment decoded (memoised: the provider's own are few), or None."""
-    cached = _HEADERS.get(segment)
-    if cached is not None:
-        return dict(cached)
-    try:
-        header = json_object(b64url_decode(segment, "header"), "header")
-    except Malformed:
-        return None
-    if len(_HEADERS) < 256:
-        _HEADERS[segment] = dict(header)
-    return header
+    @property
+    def store(self) -> IssuerStore: ...
 
 
 # -- times ------------------------------------------------------------------------------------
@@ -139,7 +87,7 @@ def moment(value: float, now: float) -> dict[str, Any]:
     return {"value": value, "iso": iso, "relative": _relative(value - now)}
 
 
-def _number(value: Any) -> bool:
+def _finite_seconds(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and \
         math.isfinite(value)
 
@@ -208,11 +156,11 @@ class _Report:
 
 def inspect_token(
     token: Any,
-    issuers: Mapping[str, Issuer],
+    issuers: Mapping[str, IssuerView],
     issuer_urls: Callable[[str], tuple[str, ...]],
     now: float,
 ) -> dict[str, Any]:
-    """Judge ``token`` against ``issuers`` (name → `Issuer`, their keys and stores), their
+    """Judge ``token`` against ``issuers`` (name → an issuer's keys and store), their
     identifiers (``issuer_urls(name)``, the first one preferred) and the provider time
     ``now``.  Never raises; see the module docstring for the answer's shape."""
     report = _Report(now)
@@ -229,7 +177,7 @@ def normalise(token: str) -> str:
     return "".join(_SCHEME.sub("", token.strip()).split())
 
 
-def _inspect(report: _Report, token: Any, issuers: Mapping[str, Issuer],
+def _inspect(report: _Report, token: Any, issuers: Mapping[str, IssuerView],
              issuer_urls: Callable[[str], tuple[str, ...]]) -> None:
     if not isinstance(token, str):
         report.fail("expected the token as text")
@@ -256,16 +204,16 @@ def _inspect(report: _Report, token: Any, issuers: Mapping[str, Issuer],
         return
     report.data["format"] = "jwt"
     try:
-        header = json_object(b64url_decode(parts[0], "header"), "header")
-    except Malformed as exc:
+        header = decode_segment(parts[0], "header")
+    except MalformedJose as exc:
         report.fail(str(exc))
         return
     report.data["header"] = header
     payload_error: str | None = None
     claims: dict[str, Any] = {}
     try:
-        claims = json_object(b64url_decode(parts[1], "payload"), "payload")
-    except Malformed as exc:
+        claims = decode_segment(parts[1], "payload")
+    except MalformedJose as exc:
         payload_error = str(exc)
     signed_by = _check_signature(report, text, header, issuers, issuer_urls)
     if payload_error is not None:
@@ -279,7 +227,7 @@ def _inspect(report: _Report, token: Any, issuers: Mapping[str, Issuer],
 
 
 def _check_signature(report: _Report, token: str, header: Mapping[str, Any],
-                     issuers: Mapping[str, Issuer],
+                     issuers: Mapping[str, IssuerView],
                      issuer_urls: Callable[[str], tuple[str, ...]]) -> str | None:
     """Fill in ``signature``; the name of the issuer whose key verified it, or None."""
     import jwt  # PyJWT: the token debugger checks signatures with it
@@ -350,7 +298,7 @@ def _check_type(report: _Report, header: Mapping[str, Any], claims: Mapping[str,
 
 
 def _check_iss(report: _Report, claims: Mapping[str, Any], signed_by: str | None,
-               issuers: Mapping[str, Issuer],
+               issuers: Mapping[str, IssuerView],
                issuer_urls: Callable[[str], tuple[str, ...]]) -> None:
     iss = claims.get("iss")
     named = next((name for name in issuers if isinstance(iss, str) and iss in issuer_urls(name)),
@@ -376,7 +324,7 @@ def _check_times(report: _Report, claims: Mapping[str, Any]) -> None:
         value = claims.get(name)
         if value is None:
             continue
-        if not _number(value):
+        if not _finite_seconds(value):
             report.problems.append(f"{name} is not a number of seconds: {value!r}")
             continue
         values[name] = float(value)
@@ -403,7 +351,7 @@ def _check_times(report: _Report, claims: Mapping[str, Any]) -> None:
     report.problems.append(why)
 
 
-def _check_claims(report: _Report, claims: Mapping[str, Any], issuer: Issuer | None) -> None:
+def _check_claims(report: _Report, claims: Mapping[str, Any], issuer: IssuerView | None) -> None:
     if report.data["kind"] != "logout token" and "sub" not in claims:
         report.problems.append("there is no sub claim")
     jti = claims.get("jti")
@@ -417,7 +365,7 @@ def _check_claims(report: _Report, claims: Mapping[str, Any], issuer: Issuer | N
                             "of them)")
 
 
-def _inspect_opaque(report: _Report, token: str, issuers: Mapping[str, Issuer],
+def _inspect_opaque(report: _Report, token: str, issuers: Mapping[str, IssuerView],
                     issuer_urls: Callable[[str], tuple[str, ...]]) -> None:
     """A token without dots: an opaque access token or a refresh token of this provider."""
     signature = report.data["signature"]

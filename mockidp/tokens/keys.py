@@ -1,5 +1,8 @@
 """Signing keys per issuer, published as a JWKS; rotation and retirement.
 
+RFC 7517 §4-5 (JWK, JWK Set), RFC 7518 §6.2-6.3 (EC and RSA key members, Base64urlUInt),
+RFC 8037 §2 (OKP keys for Ed25519), RFC 7638 §3 (JWK thumbprints, the key ids).
+
 Algorithms: RS256/384/512 and PS256/384/512 (one RSA 2048 key serves them all), ES256, ES384,
 ES512 (P-256, P-384, P-521) and EdDSA (Ed25519).  Every algorithm is published as its own JWK
 with ``kid``, ``kty``, ``use`` and ``alg``; the ``kid`` is the key's RFC 7638 thumbprint, with
@@ -14,7 +17,6 @@ restarted provider keeps validating what it issued before.
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 import os
@@ -29,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from mockidp.core.errors import MockIdPError
 from mockidp.core.settings import SIGNING_ALGS
+from mockidp.tokens.jose import b64url_encode
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -68,15 +71,6 @@ class KeyPair:
     keys: dict[str, SigningKey]
 
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def b64url(data: bytes) -> str:
-    """Base64url without padding (RFC 7515 §2)."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=") \
-        .decode("ascii")
-
-
 def _check_alg(alg: str) -> str:
     if alg not in FAMILY:
         raise MockIdPError(f"signing_alg: expected one of {', '.join(SIGNING_ALGS)}, got {alg!r}")
@@ -98,7 +92,7 @@ _CRV = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 def _uint(value: int, size: int | None = None) -> str:
     """RFC 7518 §2 Base64urlUInt (big-endian, at least one octet; ``size`` octets for EC
     coordinates, RFC 7518 §6.2.1.2)."""
-    return b64url(value.to_bytes(size or max(1, (value.bit_length() + 7) // 8), "big"))
+    return b64url_encode(value.to_bytes(size or max(1, (value.bit_length() + 7) // 8), "big"))
 
 
 def _public_jwk(public_key: PublicKey) -> dict[str, Any]:
@@ -112,15 +106,16 @@ def _public_jwk(public_key: PublicKey) -> dict[str, Any]:
         return {"kty": "EC", "crv": _CRV[public_key.curve.name], "x": _uint(point.x, size),
                 "y": _uint(point.y, size)}
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 JWK thumbprint (SHA-256) of a public JWK."""
+    """RFC 7638 §3 JWK thumbprint (SHA-256) of a public JWK: the required members only, in
+    lexicographic order, without whitespace."""
     required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
                 "OKP": ("crv", "kty", "x")}[jwk["kty"]]
     canonical = json.dumps({k: jwk[k] for k in required}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+    return b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
 def family_of_key(key: Any) -> str | None:

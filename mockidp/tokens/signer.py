@@ -1,5 +1,9 @@
 """Sign claims into JWTs and verify the provider's own tokens against its clock.
 
+RFC 7515 §5.1-5.2 (creating and validating a compact JWS), RFC 7518 §3 (the RS, PS, ES
+signatures), RFC 8037 §3.1 (EdDSA), RFC 7519 §7.2 and §4.1.4-4.1.6 (JWT validation, ``exp``,
+``nbf``, ``iat``), OIDC Core §3.1.3.6 (``at_hash``/``c_hash``).
+
 Signing uses the issuer's active key for the algorithm: the JOSE header segment and the
 signing function are prepared once per key (no PEM parsing, no header encoding per token).
 Verification checks the signature against the issuer's own keys and
@@ -8,10 +12,7 @@ Verification checks the signature against the issuer's own keys and
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,11 +24,21 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from mockidp.tokens.keys import (
-    KeySet,
-    SigningKey,
-    b64url,
+from mockidp.tokens.jose import (
+    MalformedJose,
+    b64url_decode,
+    b64url_encode,
+    compact_json,
+    decode_segment,
+    header_segment,
+    json_segment,
 )
+from mockidp.tokens.keys import KeySet, SigningKey
+
+__all__ = [  # compact_json is imported from here by the HTTP layer
+    "ACCESS_TOKEN_TYPES", "TokenRejected", "compact_json", "half_hash", "sign", "signature",
+    "verify",
+]
 
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 _DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
@@ -39,31 +50,11 @@ class TokenRejected(Exception):
     """A token failed verification; the message says why."""
 
 
-def _not_json(value: object) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# One C encoder made once, not one per call as json.dumps does: compact, ASCII, keys in
-# insertion order.  (It keeps no cycle markers, so a cycle ends in RecursionError.)
-_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
-_encode_chunks: Callable[[Any, int], Any] | None = None if _C_ENCODER is None else _C_ENCODER(
-    None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
-_FALLBACK = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def compact_json(value: Any) -> str:
-    """``json.dumps(value, separators=(",", ":"))``, faster."""
-    if _encode_chunks is None:  # pragma: no cover - CPython has the C encoder
-        return _FALLBACK(value)
-    return "".join(_encode_chunks(value, 0))
-
-
 def _header_segment(key: SigningKey, typ: str) -> str:
     """The base64url JOSE header for (alg, kid, typ), computed once per key."""
     segment = key.cache.get(typ)
     if segment is None:
-        header = {"alg": key.alg, "kid": key.kid, "typ": typ}
-        segment = key.cache[typ] = b64url(compact_json(header).encode("ascii"))
+        segment = key.cache[typ] = json_segment({"alg": key.alg, "kid": key.kid, "typ": typ})
     return str(segment)
 
 
@@ -170,41 +161,20 @@ def sign(claims: Mapping[str, Any], key: SigningKey, typ: str = "JWT") -> str:
     """A compact JWS (RFC 7515 §7.1) of ``claims`` signed by ``key``; the header carries
     ``alg``, ``kid`` and ``typ``.  Equivalent to ``jwt.encode`` with the same header, with the
     header segment and the signing function prepared once per key."""
-    payload = b64url(compact_json(claims if isinstance(claims, dict) else dict(claims))
-                     .encode("ascii"))
+    payload = json_segment(claims if isinstance(claims, dict) else dict(claims))
     signing_input = f"{_header_segment(key, typ)}.{payload}"
     signature = _signer(key)(signing_input.encode("ascii"))
-    return f"{signing_input}.{b64url(signature)}"
+    return f"{signing_input}.{b64url_encode(signature)}"
 
 
 def half_hash(value: str, alg: str) -> str:
     """OIDC Core §3.1.3.6 ``at_hash``/``c_hash``: left half of the hash matching ``alg``
     (SHA-512 for EdDSA with Ed25519)."""
     digest = _HASHES["512" if alg == "EdDSA" else alg[-3:]](value.encode("ascii")).digest()
-    return b64url(digest[: len(digest) // 2])
+    return b64url_encode(digest[: len(digest) // 2])
 
 
 ACCESS_TOKEN_TYPES = ("JWT", "at+jwt")
-
-
-def _segment_bytes(segment: str) -> bytes | None:
-    """A base64url segment's bytes (RFC 7515 §2), or None when it is not base64url."""
-    try:
-        return base64.urlsafe_b64decode(segment.encode("ascii") + b"=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _json_segment(segment: str) -> dict[str, Any] | None:
-    """A base64url segment holding a JSON object, decoded; None for anything else."""
-    raw = _segment_bytes(segment)
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def verify(token: str, keys: KeySet, now: float, check_times: bool = True,
@@ -216,7 +186,7 @@ def verify(token: str, keys: KeySet, now: float, check_times: bool = True,
     ``nbf`` and ``iat`` against ``now`` (the provider clock).
     """
     parts = token.split(".")
-    header = _json_segment(parts[0]) if len(parts) == 3 and token.isascii() else None
+    header = header_segment(parts[0]) if len(parts) == 3 and token.isascii() else None
     if header is None:
         raise TokenRejected("malformed token")
     if types is not None and header.get("typ", "JWT") not in types:
@@ -227,13 +197,17 @@ def verify(token: str, keys: KeySet, now: float, check_times: bool = True,
         raise TokenRejected("token was not signed by a key of this issuer")
     if header.get("alg") != key.alg:
         raise TokenRejected("invalid token: The specified alg value is not allowed")
-    signature = _segment_bytes(parts[2])
-    if signature is None or not _verifier(key)(f"{parts[0]}.{parts[1]}".encode("ascii"),
-                                               signature):
+    try:
+        signature = b64url_decode(parts[2], "signature")
+    except MalformedJose:
+        signature = b""
+    if not _verifier(key)(f"{parts[0]}.{parts[1]}".encode("ascii"), signature):
         raise TokenRejected("invalid token: Signature verification failed")
-    claims = _json_segment(parts[1])
-    if claims is None:
-        raise TokenRejected("invalid token: Invalid payload string: must be a json object")
+    try:
+        claims = decode_segment(parts[1], "payload")
+    except MalformedJose:
+        raise TokenRejected("invalid token: Invalid payload string: must be a json object") \
+            from None
     if not check_times:
         return claims
     exp = claims.get("exp")

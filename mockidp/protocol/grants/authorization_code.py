@@ -17,7 +17,7 @@ from mockidp.core.errors import InvalidGrant, InvalidRequest
 from mockidp.core.model import GrantFacts, Params
 from mockidp.core.stores import IssuerStore
 from mockidp.protocol.grants.base import NOBODY, GrantContext, Peek, wants_refresh_token
-from mockidp.tokens.keys import b64url
+from mockidp.tokens.jose import b64url_encode
 
 PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1 and §4.2
 
@@ -25,7 +25,7 @@ PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1 and §4
 def pkce_transform(verifier: str, method: str) -> str:
     """RFC 7636 §4.2: ``S256`` → BASE64URL(SHA256(verifier)); ``plain`` → verifier."""
     if method == "S256":
-        return b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+        return b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
     return verifier
 
 

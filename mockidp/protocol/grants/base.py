@@ -1,5 +1,8 @@
 """What every grant handler gets and must return, and the helpers they share.
 
+RFC 6749 §4 (grant types) and §3.3 (``scope``), RFC 8693 §2.1 (``audience``), RFC 8707 §2
+(``resource``).
+
 A handler authenticates nothing itself (the client arrives authenticated), checks the grant's
 own parameters and returns `GrantFacts`.  It never signs and never builds claims.
 """
@@ -15,14 +18,12 @@ from mockidp.core.model import (
     GrantFacts,
     Params,
     User,
-    quick_init,
 )
 from mockidp.core.settings import IssuerSettings
 from mockidp.core.stores import IssuerStore
 from mockidp.protocol.assertions import Trust
 
 
-@quick_init
 @dataclass(frozen=True)
 class GrantContext:
     """The issuer state a grant may read: settings, store, clock reading, users, client."""
