@@ -38,8 +38,8 @@ from schemathesis.specs.openapi.checks import (
 
 from mockidp import MockIdP
 from mockidp.core.model import ENDPOINTS
+from mockidp.http.wire import MAX_BODY_BYTES
 from mockidp.web import create_app
-from mockidp.web.app import MAX_BODY_BYTES
 from mockidp.web.protocol_openapi import ROOT_METADATA_PATH, protocol_openapi_document
 
 EXAMPLES = int(os.environ.get("MOCKIDP_FUZZ_EXAMPLES", "8"))

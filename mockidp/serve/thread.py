@@ -1,6 +1,6 @@
-"""Serve the provider's WSGI app (`web.serving_app`: the fast front, Flask made on first need):
-in a background thread on the lean threaded server of `httpserver` (the fixture, the Python
-API), or for `mockidp serve` on granian or werkzeug's threaded server.
+"""Serve the provider's WSGI app (`serve.app.serving_app`: the protocol adapter, Flask made
+on first need): in a background thread on the lean threaded server of `httpserver` (the
+fixture, the Python API), or for `mockidp serve` on granian or werkzeug's threaded server.
 
 Port 0 picks a free port; `ServerThread.url` tells which.  `stop()` shuts the server down and
 joins the thread.  A port already in use raises `MockIdPError`.
@@ -15,7 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from mockidp.core.errors import MockIdPError
-from mockidp.web import serving_app
+from mockidp.serve.app import serving_app
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
