@@ -121,12 +121,10 @@ class RouteTable:
         return self
 
     def _reserve(self, mount: str) -> None:
-        position = mount.find("/", 1)
-        while position != -1:
-            self._reserved.add(mount[:position])
-            position = mount.find("/", position + 1)
-        if mount:
-            self._reserved.add(mount)
+        """``mount`` and every path above it are no template's to read as an issuer."""
+        segments = mount.split("/")[1:]
+        for depth in range(1, len(segments) + 1):
+            self._reserved.add("/" + "/".join(segments[:depth]))
 
     def resolve(self, path: str) -> Match | None:
         """The issuer and route ``path`` names, or None (no such endpoint)."""
@@ -163,6 +161,17 @@ class RouteTable:
                 or mount in self._reserved:
             return None
         return Match(issuer, route, mount, template.profile)
+
+    def listing(self) -> list[tuple[str, Route]]:
+        """Every route as (path template, route), e.g. ``("/{issuer}/token", ...)``: for
+        documents and tests."""
+        routes = [(path, match.route) for path, match in self._exact.items()]
+        for template in self._templates:
+            mount = template.prefix + "/" + ISSUER_VARIABLE
+            routes += [(mount + suffix, route) for suffix, route in template.routes.items()]
+            if template.profile.metadata_root:
+                routes.append((template.profile.metadata_root + mount, template.root_route))
+        return routes
 
     def mount_of(self, issuer: str) -> str:
         """The mount point of ``issuer``: its fixed mount, else at the shortest template."""
