@@ -130,7 +130,7 @@ class MockIdP(Provider):
             self.make_keys_ahead()
             from mockidp.serve.thread import ServerThread  # lazy: serving imports the servers
 
-            self._server = ServerThread(self, self.host, self.port)
+            self._server = ServerThread(self, self.host, self.port, self.ssl_context())
             self._server.start()
         return self
 

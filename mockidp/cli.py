@@ -144,7 +144,7 @@ def serve(
             bound_port = servers.free_port(host, port)
             server = None
         else:
-            server = servers.bind(idp, host, port)
+            server = servers.bind(idp, host, port, idp.ssl_context())
             bound_port = server.port
     except MockIdPError as exc:
         _fail(exc)

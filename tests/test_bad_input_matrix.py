@@ -1,12 +1,13 @@
 """Every route against every kind of malformed input: a clear 4xx, the server stays up, nothing
 stored is lost.
 
-The routes come from `mockidp.model.ENDPOINTS` (the protocol) and from the Flask app's URL map
-(the control API under ``/_mockidp/``, the pages ``/`` and ``/debugger``, anything added later),
-so a new route is covered without touching this file.  For each one: a malformed Basic header,
-bytes that are not UTF-8 in the body and in the query string, a body over the size limit,
-JSON where a form is expected and a form where JSON is expected, invalid JSON, parameters sent
-twice (RFC 6749 §3.1), 60 KB values, methods the route does not allow.
+The routes come from `mockidp.model.ENDPOINTS` and the generic profile (the protocol) and
+from the Flask app's URL map (the control API under ``/_mockidp/``, the pages ``/`` and
+``/debugger``, anything added later), so a new route is covered without touching this file.
+For each one: a malformed Basic header, bytes that are not UTF-8 in the body and in the query
+string, a body over the size limit, JSON where a form is expected and a form where JSON is
+expected, invalid JSON, parameters sent twice (RFC 6749 §3.1), 60 KB values, methods the
+route does not allow.
 
 What a user must see: never a 5xx, never a traceback; protocol endpoints a browser visits
 answer HTML pages, every other API the RFC 6749 §5.2 JSON form with its ``error``.  After each
@@ -31,6 +32,7 @@ import requests
 
 from mockidp import MockIdP
 from mockidp.core.model import ENDPOINTS
+from mockidp.profiles.generic import GENERIC
 from mockidp.web import create_app
 
 from .conftest import REDIRECT, code_for, token_url
@@ -99,6 +101,10 @@ def all_routes() -> list[Route]:
             "name": endpoint.name, "methods": set(endpoint.methods),
             "kind": "browser" if endpoint.browser else "protocol", "endpoints": [endpoint.name],
             "cors": endpoint.cors}
+    # RFC 8414 §3: the metadata also at the well-known prefix before the issuer's path
+    by_path[f"{GENERIC.metadata_root}/{ISSUER}"] = {
+        "name": "oauth_metadata_root", "methods": {"GET"}, "kind": "protocol",
+        "endpoints": ["oauth_metadata_root"], "cors": True}
     app = create_app(MockIdP())
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":

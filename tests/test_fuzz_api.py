@@ -38,8 +38,9 @@ from schemathesis.specs.openapi.checks import (
 
 from mockidp import MockIdP
 from mockidp.core.model import ENDPOINTS
+from mockidp.http.adapter import ProtocolAdapter
+from mockidp.http.wire import MAX_BODY_BYTES
 from mockidp.web import create_app
-from mockidp.web.app import MAX_BODY_BYTES
 from mockidp.web.protocol_openapi import ROOT_METADATA_PATH, protocol_openapi_document
 
 EXAMPLES = int(os.environ.get("MOCKIDP_FUZZ_EXAMPLES", "8"))
@@ -131,13 +132,18 @@ def test_the_network_guard_refuses_other_hosts() -> None:
 
 def protocol_routes() -> set[tuple[str, str]]:
     """(OpenAPI path, method) of every route of the app that is neither the control API nor
-    a page of the dashboard: the protocol routes."""
+    a page of the dashboard: the protocol routes (the protocol adapter's route table)."""
     routes = set()
     for rule in PROTOCOL_APP.url_map.iter_rules():
         if rule.endpoint.startswith(("control.", "ui.")):
             continue
         path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in (rule.methods or set()) - IGNORED_METHODS:
+            routes.add((path, method.lower()))
+    adapter = PROTOCOL_APP.wsgi_app
+    assert isinstance(adapter, ProtocolAdapter)
+    for path, route in adapter.routes.listing():
+        for method in set(route.methods) - IGNORED_METHODS:
             routes.add((path, method.lower()))
     return routes
 

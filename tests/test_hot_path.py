@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from mockidp import MockIdP
 from mockidp.core.journal import Exchange, Journal
 from mockidp.core.settings import SIGNING_ALGS
-from mockidp.http.adapter import _form_pairs
+from mockidp.http.body import form_pairs as _form_pairs
 from mockidp.tokens.jose import b64url_encode as b64url
 from mockidp.tokens.keys import (
     FAMILIES,
@@ -85,9 +85,9 @@ def test_the_journal_records_a_token_request_as_it_finished() -> None:
 
 
 def test_flask_is_imported_only_when_a_request_needs_it() -> None:
-    """The servers answer discovery, JWKS and tokens from the WSGI front; Flask (and
-    werkzeug, for granian) is imported on the first request the front passes on, which is
-    then answered as usual."""
+    """The servers answer every protocol endpoint (discovery, JWKS, tokens, the login page)
+    from the protocol adapter; Flask (and werkzeug, for granian) is imported on the first
+    request the adapter passes on (the control API), which is then answered as usual."""
     script = """
 import sys, requests
 from mockidp import MockIdP
@@ -101,11 +101,14 @@ with MockIdP() as idp:
     page = requests.get(base + "/authorize", timeout=10, params={
         "client_id": "app", "redirect_uri": "http://127.0.0.1/cb", "response_type": "code"})
     assert page.status_code == 200 and "<form" in page.text, page.text
+    print("flask after the login page:", "flask" in sys.modules)
+    assert requests.get(idp.url + "/_mockidp/health", timeout=10).ok
     print("flask after:", "flask" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert "flask before: False" in out and "flask after: True" in out, out
+    assert "flask after the login page: False" in out, out
 
 
 @pytest.mark.parametrize("family", FAMILIES)

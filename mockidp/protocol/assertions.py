@@ -1,5 +1,5 @@
-"""Signed JWTs presented *to* the provider: client assertions, assertion grants, tokens to
-exchange.
+"""Signed JWTs presented *to* the provider (RFC 7523 §2-3, RFC 8693 §2.1, OIDC Core §9):
+client assertions, assertion grants, tokens to exchange.
 
 - RFC 7523 §2.2 and §3, OIDC Core §9: ``private_key_jwt`` (an asymmetric signature checked
   with a key from the client's ``jwks``, or from its ``jwks_uri``) and ``client_secret_jwt``

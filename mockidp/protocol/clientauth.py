@@ -1,4 +1,5 @@
-"""Client authentication at the token, introspection and revocation endpoints.
+"""Client authentication (RFC 6749 §2.3, RFC 7523 §2.2, OIDC Core §9) at the token,
+introspection and revocation endpoints.
 
 RFC 6749 §2.3: ``client_secret_basic`` (HTTP Basic, form-urlencoded id and secret),
 ``client_secret_post`` (``client_id``/``client_secret`` in the body) and ``none`` (public

@@ -129,6 +129,11 @@ class _Handler(BaseHTTPRequestHandler):
         access.debug('%s "%s" %s', self.address_string(), self.requestline, code)
 
     # -- the WSGI call ------------------------------------------------------------------------
+    def _abort(self) -> None:
+        """Shut the connection down at once (a scripted ``close`` fault)."""
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def _environ(self, body: Any, length: int | None) -> dict[str, Any]:
         target = self.path
         if target.startswith(("http://", "https://")):  # absolute form (RFC 9112 §3.2.2)
@@ -155,7 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
-            "mockidp.socket": self.connection,
+            "mockidp.abort": self._abort,
         }
         for name, value in self.headers.items():
             if "_" in name:

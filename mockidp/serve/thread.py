@@ -1,6 +1,6 @@
-"""Serve the provider's WSGI app (`web.serving_app`: the fast front, Flask made on first need):
-in a background thread on the lean threaded server of `httpserver` (the fixture, the Python
-API), or for `mockidp serve` on granian or werkzeug's threaded server.
+"""Serve the provider's WSGI app (`serve.app.serving_app`: the protocol adapter, Flask made
+on first need): in a background thread on the lean threaded server of `httpserver` (the
+fixture, the Python API), or for `mockidp serve` on granian or werkzeug's threaded server.
 
 Port 0 picks a free port; `ServerThread.url` tells which.  `stop()` shuts the server down and
 joins the thread.  A port already in use raises `MockIdPError`.
@@ -8,19 +8,24 @@ joins the thread.  A port already in use raises `MockIdPError`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
 import threading
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mockidp.core.errors import MockIdPError
-from mockidp.web import serving_app
+from mockidp.serve.app import serving_app
 
 if TYPE_CHECKING:
+    import ssl
+
     from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
-    from mockidp.api import MockIdP
+    from mockidp.provider import Provider
 
 log = logging.getLogger("mockidp")
 STOP_POLL_S = 0.02
@@ -73,20 +78,37 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def bind(idp: MockIdP, host: str, port: int) -> BaseWSGIServer:
+def _shutdown(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
+
+
+def _with_abort(app: Callable[..., Any]) -> Callable[..., Any]:
+    """werkzeug's server hands the app its socket: give the adapter its ``mockidp.abort``
+    hook (a scripted ``close`` fault) from it."""
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        connection = environ.get("werkzeug.socket")
+        if connection is not None:
+            environ["mockidp.abort"] = partial(_shutdown, connection)
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def bind(idp: Provider, host: str, port: int, context: ssl.SSLContext | None = None
+         ) -> BaseWSGIServer:
     """Bind a threaded werkzeug server for ``idp``; port in use → `MockIdPError`.
 
-    With ``idp.tls`` the server speaks HTTPS.  The TLS handshake happens in the request's own
+    With a TLS ``context`` the server speaks HTTPS.  The TLS handshake happens in the request's own
     thread (under the handler's timeout), not in the accepting loop, so a client that connects
     and says nothing cannot stall everyone else.
     """
-    context = idp.ssl_context()
     sock = _listen(host, port)
     try:
         from werkzeug.serving import make_server
 
         server = make_server(
-            host, sock.getsockname()[1], serving_app(idp), threaded=True,
+            host, sock.getsockname()[1], _with_abort(serving_app(idp)), threaded=True,
             request_handler=_quiet_handler(), fd=sock.fileno(),
         )
     finally:
@@ -99,13 +121,13 @@ def bind(idp: MockIdP, host: str, port: int) -> BaseWSGIServer:
 
 
 class ServerThread:
-    """A running server for one `MockIdP`, serving from a daemon thread: the lean threaded
+    """A running server for one `Provider`, serving from a daemon thread: the lean threaded
     server of `httpserver` (the pytest fixture and the Python API)."""
 
-    def __init__(self, idp: MockIdP, host: str, port: int) -> None:
+    def __init__(self, idp: Provider, host: str, port: int,
+                 context: ssl.SSLContext | None = None) -> None:
         from mockidp.serve.httpserver import make_server
 
-        context = idp.ssl_context()
         self._server = make_server(_listen(host, port), serving_app(idp), host, context)
         self.host = host
         self.port = self._server.server_port
@@ -149,7 +171,7 @@ def free_port(host: str, port: int) -> int:
         sock.close()
 
 
-def run_granian(idp: MockIdP, host: str, port: int, threads: int = 8,
+def run_granian(idp: Provider, host: str, port: int, threads: int = 8,
                 banner: list[str] | None = None) -> None:
     """Serve ``idp`` with granian until interrupted, in THIS process.
 

@@ -1,263 +1,73 @@
-"""The Flask app factory: protocol routes, error rendering and CORS.
+"""The Flask app: the control API (``/_mockidp/...``), the dashboard and token debugger
+(`mockidp.web.ui`) and the OpenAPI documents, with their error rendering.
 
-Thin by design: each view parses the request into a `mockidp.model` request object, makes one
-`Provider` call and serialises the result.  Flask finds the core in
-``app.extensions["mockidp"]``.
+The protocol endpoints are not here: `mockidp.http.adapter.ProtocolAdapter` answers them in
+front of this app (`create_app` puts it there, as the servers run it).  Flask finds the core
+in ``app.extensions["mockidp"]``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from mockidp.core.errors import OAuthError, ScriptedFault
-from mockidp.core.model import (
-    ENDPOINTS,
-    ENDPOINTS_BY_NAME,
-    AuthorizeRequest,
-    ConsentRequest,
-    DeviceAuthorizationRequest,
-    DeviceRequest,
-    DiscoveryRequest,
-    EndpointRequest,
-    EndSessionRequest,
-    IntrospectRequest,
-    JwksRequest,
-    LoginRequest,
-    PushedAuthorizationRequest,
-    RegistrationRequest,
-    RevokeRequest,
-    TokenRequest,
-    UserinfoRequest,
-)
-from mockidp.http.adapter import ProtocolFront
-from mockidp.http.wire import (
-    MAX_BODY_BYTES,
-    MAX_FIELDS,
-    fault_parts,
-)
+from mockidp.core.errors import OAuthError
+from mockidp.http.adapter import ProtocolAdapter
+from mockidp.http.body import BodyTooLarge, refuse_oversized
+from mockidp.http.wire import MAX_BODY_BYTES, SERVER_ERROR_BODY, error_parts
 from mockidp.provider import Provider
 from mockidp.web.control import create_control_blueprint
-from mockidp.web.parsing import (
-    json_body,
-    refuse_oversized,
-    request_params,
-    string_members,
-)
-from mockidp.web.render import (
-    RECENT_COOKIE,
-    SESSION_COOKIE,
-    browser_response,
-    device_response,
-    error_page,
-    json_response,
-    oauth_error_response,
-    read_recent,
-)
+from mockidp.web.pages import Pages
+from mockidp.web.paths import PAGE_PATHS, FlaskPaths
+from mockidp.web.render import error_page, json_response
 from mockidp.web.ui import create_ui_blueprint
 
-CORS_ENDPOINTS = frozenset(e.name for e in ENDPOINTS if e.cors) | {"oauth_metadata_root"}
-BROWSER_ENDPOINTS = frozenset(e.name for e in ENDPOINTS if e.browser)
-CORS_ALLOW_HEADERS = "Authorization, Content-Type, DPoP, X-Requested-With"
-CORS_EXPOSE_HEADERS = "WWW-Authenticate, DPoP-Nonce"
+__all__ = ["MAX_BODY_BYTES", "create_app", "flask_app"]
 _STATUS_ERRORS = {404: "not_found", 405: "invalid_request", 413: "invalid_request"}
 log = logging.getLogger("mockidp")
 
 
-def _body(outcome: Any) -> Any:
-    """The JSON body of a `Json` outcome."""
-    return outcome.body
-
-
-def _base_url() -> str:
-    return request.host_url.rstrip("/")
-
-
-def _build(kind: type[EndpointRequest], issuer: str) -> Any:
-    params = request_params(request)
-    request._mockidp_seen = True  # type: ignore[attr-defined]  # the core journals it now
-    return kind(
-        issuer=issuer,
-        base_url=_base_url(),
-        method=request.method,
-        params=params,
-        path=request.path,
-        authorization=request.headers.get("Authorization"),
-        session_id=request.cookies.get(SESSION_COOKIE),
-        dpop=request.headers.get("DPoP"),
-        recent=read_recent(request.cookies.get(RECENT_COOKIE)),
-    )
-
-
-BROWSER_SUFFIXES = frozenset(e.path for e in ENDPOINTS if e.browser)
-PAGE_PATHS = frozenset({"/", "/debugger", "/unlock"})
-
-
 def _is_page(endpoint: str | None, path: str) -> bool:
     """Whether an error at ``path`` is for a person in a browser (an HTML page) rather than
-    for a program (RFC JSON), also when routing failed (404, 405)."""
-    if endpoint in BROWSER_ENDPOINTS or (endpoint or "").startswith("ui."):
-        return True
-    if path in PAGE_PATHS:
-        return True
-    slash = path.find("/", 1)
-    return slash > 1 and path[slash:] in BROWSER_SUFFIXES
+    for a program (JSON), also when routing failed (404, 405)."""
+    return (endpoint or "").startswith("ui.") or path in PAGE_PATHS
 
 
 def create_app(idp: Provider) -> Flask:
-    """A Flask app serving ``idp``'s issuers at ``/{issuer}/...``, the hot JSON endpoints
-    answered by `fast.ProtocolFront` in front of it (as the servers run it)."""
+    """The Flask app for ``idp`` with the protocol adapter in front of it (its ``wsgi_app``
+    is the whole server, as the servers run it: for Flask's test client)."""
     app = flask_app(idp)
-    app.wsgi_app = ProtocolFront(  # type: ignore[method-assign]
-        idp, app.wsgi_app, MAX_BODY_BYTES, MAX_FIELDS
-    )
+    app.wsgi_app = ProtocolAdapter(  # type: ignore[method-assign]
+        idp, renderer=Pages(), fallback=FlaskPaths(app.wsgi_app))
     return app
 
 
 def flask_app(idp: Provider) -> Flask:
-    """The Flask app alone: every route, error rendering and CORS."""
+    """The Flask app alone: control API, pages, OpenAPI documents, error rendering."""
     app = Flask(__name__, template_folder="templates", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["mockidp"] = idp
-
-    def discovery(issuer: str) -> Response:
-        return json_response(_body(idp.handle("discovery", _build(DiscoveryRequest, issuer))))
-
-    def oauth_metadata(issuer: str) -> Response:
-        return json_response(_body(idp.handle("oauth_metadata",
-                                                 _build(DiscoveryRequest, issuer))))
-
-    def jwks(issuer: str) -> Response:
-        response = json_response(_body(idp.handle("jwks", _build(JwksRequest, issuer))))
-        response.headers["Content-Type"] = "application/jwk-set+json"
-        return response
-
-    def authorize(issuer: str) -> Response:
-        outcome = idp.handle("authorize", _build(AuthorizeRequest, issuer))
-        return browser_response(outcome, issuer, after_post=request.method == "POST")
-
-    def par(issuer: str) -> Response:
-        answer = _body(idp.handle("par", _build(PushedAuthorizationRequest, issuer)))
-        return json_response(answer, 201, no_store=True)  # RFC 9126 §2.2: 201 Created
-
-    def login(issuer: str) -> Response:
-        return browser_response(idp.handle("login", _build(LoginRequest, issuer)), issuer, True)
-
-    def consent(issuer: str) -> Response:
-        return browser_response(idp.handle("consent", _build(ConsentRequest, issuer)), issuer,
-                                True)
-
-    def token(issuer: str) -> Response:
-        return json_response(_body(idp.handle("token", _build(TokenRequest, issuer))),
-                             no_store=True)
-
-    def userinfo(issuer: str) -> Response:
-        return json_response(_body(idp.handle("userinfo", _build(UserinfoRequest, issuer))),
-                             no_store=True)
-
-    def introspect(issuer: str) -> Response:
-        return json_response(_body(idp.handle("introspect", _build(IntrospectRequest, issuer))),
-                             no_store=True)
-
-    def revoke(issuer: str) -> Response:
-        idp.handle("revoke", _build(RevokeRequest, issuer))
-        return json_response({}, no_store=True)
-
-    def endsession(issuer: str) -> Response:
-        outcome = idp.handle("endsession", _build(EndSessionRequest, issuer))
-        return browser_response(outcome, issuer, after_post=request.method == "POST")
-
-    def device_authorization(issuer: str) -> Response:
-        answer = _body(idp.handle("device_authorization",
-                                        _build(DeviceAuthorizationRequest, issuer)))
-        return json_response(answer, no_store=True)
-
-    def device(issuer: str) -> Response:
-        return device_response(idp.handle("device", _build(DeviceRequest, issuer)), issuer)
-
-    def register(issuer: str) -> Response:
-        metadata, problem = json_body(request)
-        request._mockidp_seen = True  # type: ignore[attr-defined]  # the core journals it now
-        registration = RegistrationRequest(
-            issuer=issuer, base_url=_base_url(), method=request.method,
-            params=string_members(metadata), path=request.path,
-            authorization=request.headers.get("Authorization"), metadata=metadata,
-            body_error=problem,
-        )
-        return json_response(_body(idp.handle("register", registration)), 201,
-                             no_store=True)  # RFC 7591 §3.2.1
-
-    views: dict[str, Callable[[str], Response]] = {
-        "discovery": discovery,
-        "oauth_metadata": oauth_metadata,
-        "jwks": jwks,
-        "authorize": authorize,
-        "par": par,
-        "login": login,
-        "consent": consent,
-        "token": token,
-        "userinfo": userinfo,
-        "introspect": introspect,
-        "revoke": revoke,
-        "endsession": endsession,
-        "device_authorization": device_authorization,
-        "device": device,
-        "register": register,
-    }
-    for endpoint in ENDPOINTS:
-        app.add_url_rule(
-            f"/<issuer>{endpoint.path}",
-            endpoint=endpoint.name,
-            view_func=views[endpoint.name],
-            methods=list(endpoint.methods),
-        )
-    # RFC 8414 §3: the well-known path is inserted between host and issuer path.
-    app.add_url_rule(
-        "/.well-known/oauth-authorization-server/<issuer>",
-        endpoint="oauth_metadata_root",
-        view_func=oauth_metadata,
-        methods=["GET"],
-    )
+    pages = Pages()
 
     if idp.control:
         app.register_blueprint(create_control_blueprint(idp))
         app.register_blueprint(create_ui_blueprint(idp))  # dashboard and token debugger
 
-    def journal_rejection(status: int, error: str) -> None:
-        """Requests the HTTP layer refused before the core saw them still go in the journal."""
-        issuer = (request.view_args or {}).get("issuer")
-        endpoint = request.endpoint or ""
-        if issuer and endpoint in ENDPOINTS_BY_NAME and not getattr(request, "_mockidp_seen",
-                                                                     False):
-            with contextlib.suppress(OAuthError):
-                idp.record_rejection(
-                    EndpointRequest(issuer=issuer, base_url=_base_url(), method=request.method,
-                                    path=request.path),
-                    endpoint, status, error,
-                )
-
-    @app.errorhandler(ScriptedFault)
-    def on_fault(fault: ScriptedFault) -> Response:
-        status, headers, body = fault_parts(fault, request.environ)
-        return Response(body, status=status, headers=headers)
-
     @app.errorhandler(OAuthError)
     def on_oauth_error(error: OAuthError) -> Response:
-        journal_rejection(error.status, error.error)
-        if request.endpoint in BROWSER_ENDPOINTS:
-            return error_page(error.error, error.description, error.status)
-        return oauth_error_response(error)
+        status, headers, body = error_parts(error)
+        return Response(body, status=status, headers=headers)
 
     @app.before_request
     def limit_body() -> None:
         """Every route: a body over the limit is 413, after reading what was sent."""
-        refuse_oversized(request)
+        try:
+            refuse_oversized(request.environ)
+        except BodyTooLarge:
+            raise RequestEntityTooLarge() from None
 
     @app.errorhandler(HTTPException)
     def on_http_error(error: HTTPException) -> Response:
@@ -271,9 +81,8 @@ def flask_app(idp: Provider) -> Flask:
             description = f"method {request.method} is not allowed here; allowed: {allowed}"
         elif status == 404:
             description = f"no such endpoint: {request.path}"
-        journal_rejection(status, code)
         if _is_page(request.endpoint, request.path):
-            response = error_page(code, description, status)
+            response = error_page(pages, code, description, status)
         else:
             response = json_response({"error": code, "error_description": description},
                                      status, no_store=True)
@@ -285,32 +94,8 @@ def flask_app(idp: Provider) -> Flask:
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception) -> Response:
         log.exception("mockidp: unexpected error on %s %s", request.method, request.path)
-        return json_response(
-            {"error": "server_error", "error_description": "unexpected error; see the mockidp log"},
-            500,
-            no_store=True,
-        )
-
-    @app.after_request
-    def cors(response: Response) -> Response:
-        origin = request.headers.get("Origin")
-        if origin and request.endpoint in CORS_ENDPOINTS:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Credentials"] = "true"
-            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
-            response.vary.add("Origin")
-            if request.method == "OPTIONS":
-                endpoint = ENDPOINTS_BY_NAME.get(request.endpoint or "")
-                methods = endpoint.methods if endpoint else ("GET",)
-                response.headers["Access-Control-Allow-Methods"] = ", ".join(
-                    (*methods, "OPTIONS")
-                )
-                response.headers["Access-Control-Allow-Headers"] = request.headers.get(
-                    "Access-Control-Request-Headers", CORS_ALLOW_HEADERS
-                )
-                response.headers["Access-Control-Max-Age"] = "600"
-                response.status_code = 204
-                response.set_data(b"")
+        response = Response(SERVER_ERROR_BODY, status=500, mimetype="application/json")
+        response.headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
         return response
 
     return app

@@ -1,7 +1,5 @@
-"""What every grant handler gets and must return, and the helpers they share.
-
-RFC 6749 §4 (grant types) and §3.3 (``scope``), RFC 8693 §2.1 (``audience``), RFC 8707 §2
-(``resource``).
+"""What every grant handler (RFC 6749 §4) gets and must return, and the helpers they share:
+RFC 6749 §3.3 (``scope``), RFC 8693 §2.1 (``audience``), RFC 8707 §2 (``resource``).
 
 A handler authenticates nothing itself (the client arrives authenticated), checks the grant's
 own parameters and returns `GrantFacts`.  It never signs and never builds claims.
