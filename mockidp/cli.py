@@ -151,12 +151,13 @@ def serve(
         return
     lines: list[str] = []
     base = f"{'https' if idp.tls else 'http'}://{host}:{bound_port}"
-    issuer = idp.public_url + "/default" if idp.public_url else f"{base}/default"
+    issuer = idp.issuer_url_for("default", base)
+    profile = idp.issuer("default").profile
     lines.append(BANNER.format(version=__version__))
     lines.append(f"Issuer:    {issuer}")
     if idp.public_url:
         lines.append(f"Listening: {base} (issuer URLs use the public URL)")
-    lines.append(f"Discovery: {issuer}/.well-known/openid-configuration")
+    lines.append(f"Discovery: {profile.url_of(issuer, 'discovery')}")
     if idp.tls_cert is not None:
         if tls_cert is None:
             from mockidp.serve.tls import certificate_names
@@ -168,7 +169,8 @@ def serve(
                    "curl --cacert FILE, requests verify=FILE, NODE_EXTRA_CA_CERTS=FILE)")
         if idp.public_url and not idp.public_url.startswith("https:"):
             lines.append("Warning:   the public URL is not https:// but the server speaks HTTPS")
-    lines.append("Any other issuer is created on first use: " + base + "/{name}")
+    lines.append("Any other issuer is created on first use: " + base
+                 + profile.mount.replace("{issuer}", "{name}"))
     if control:
         protection = "bearer token required" if control_token else "no token: anyone on this " \
             "address can script it"

@@ -89,8 +89,8 @@ class Provider:
                        tuple(BAD_TOKEN_KINDS))
             for i, spec in enumerate(settings.rules)
         )
-        self.exchanges = Exchanges(self.issuer, self.issuer_url_for, self.clock, self.rules,
-                                   self.journal)
+        self.exchanges = Exchanges(self.issuer, self._issuers.get, self.issuer_url_for,
+                                   self.clock, self.rules, self.journal)
         self.endpoints = endpoint_table(self.exchanges)
         self.reset()
 
@@ -105,7 +105,7 @@ class Provider:
         and a container reaching the provider by another name see one issuer), else the base
         URL the request came in on, else the server's own."""
         base = self.public_url or base_url or self.url
-        return f"{base.rstrip('/')}/{issuer}"
+        return base.rstrip("/") + self.issuer(issuer).profile.mount_of(issuer)
 
     def _own_issuer_url(self, issuer: str) -> str:
         return self.issuer_url_for(issuer, None)
@@ -319,7 +319,8 @@ class Provider:
         for name in self.issuers():
             issuer = self.issuer(name)
             issuers.append(issuer_data(name, self.issuer_url_for(name, base_url),
-                                       issuer.settings, issuer.users, issuer.clients))
+                                       issuer.profile.paths, issuer.settings, issuer.users,
+                                       issuer.clients))
         return dashboard_data(issuers, self.list_rules(), self.clock_state(), self.journal,
                               limit)
 

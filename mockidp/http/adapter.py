@@ -152,7 +152,7 @@ class ProtocolAdapter:
         if isinstance(outcome, Json):
             return json_parts(self._encoded(outcome), outcome.status, outcome.content_type,
                               outcome.no_store)
-        return browser_parts(outcome, self.renderer, method == "POST", match.mount + "/",
+        return browser_parts(outcome, self.renderer, method, match.mount + "/",
                              match.path_of)
 
     def _error(self, match: Match, error: OAuthError) -> Answer:

@@ -29,6 +29,7 @@ from mockidp.core.model import (
     Redirect,
     SessionChange,
     SignedOutPage,
+    outcome_status,
 )
 from mockidp.tokens.signer import compact_json
 
@@ -238,23 +239,25 @@ def session_cookies(change: SessionChange | None, path: str) -> Headers:
 # -- browser outcomes --------------------------------------------------------------------------
 
 def browser_parts(outcome: BrowserOutcome | DevicePage, renderer: PageRenderer,
-                  after_post: bool, cookie_path: str, action_of: Callable[[str], str]
+                  method: str, cookie_path: str, action_of: Callable[[str], str]
                   ) -> Answer:
-    """A browser outcome as HTTP: a redirect (302; 303 after a POST, RFC 9110 §15.4.4), or
-    a page (login, consent, device, form post, signed out, error) with its cookies.
-    ``action_of(endpoint)`` is the path a page's form posts to."""
+    """A browser outcome as HTTP: a redirect or a page (login, consent, device, form post,
+    signed out, error) with its cookies, with the status `outcome_status` decides for the
+    journal too (302; 303 after a POST, RFC 9110 §15.4.4).  ``action_of(endpoint)`` is the
+    path a page's form posts to."""
+    status = outcome_status(outcome, method)
     if isinstance(outcome, Redirect):
         headers = [("Content-Type", HTML), *NO_STORE.items(), ("Location", outcome.location),
                    *session_cookies(outcome.session, cookie_path)]
-        return 303 if after_post else 302, headers, b""
+        return status, headers, b""
     if isinstance(outcome, ErrorPage):
-        return page_parts(renderer.render(outcome, ""), outcome.status)
+        return page_parts(renderer.render(outcome, ""), status)
     if isinstance(outcome, LoginPage):
-        return page_parts(renderer.render(outcome, action_of("login")), outcome.status)
+        return page_parts(renderer.render(outcome, action_of("login")), status)
     if isinstance(outcome, ConsentPage):
-        return page_parts(renderer.render(outcome, action_of("consent")), outcome.status,
+        return page_parts(renderer.render(outcome, action_of("consent")), status,
                           session_cookies(outcome.session, cookie_path))
     if isinstance(outcome, DevicePage):
-        return page_parts(renderer.render(outcome, action_of("device")), outcome.status)
-    return page_parts(renderer.render(outcome, ""), 200,  # FormPost, SignedOutPage
+        return page_parts(renderer.render(outcome, action_of("device")), status)
+    return page_parts(renderer.render(outcome, ""), status,  # FormPost, SignedOutPage
                       session_cookies(outcome.session, cookie_path))

@@ -29,3 +29,11 @@ class Profile:
     mount: str
     paths: Mapping[str, str]
     metadata_root: str | None = None
+
+    def mount_of(self, issuer: str) -> str:
+        """The mount point of issuer ``issuer``: the path its identifier ends with."""
+        return self.mount.replace(ISSUER_VARIABLE, issuer)
+
+    def url_of(self, issuer_url: str, endpoint: str) -> str:
+        """The URL of ``endpoint`` of the issuer identified as ``issuer_url``."""
+        return issuer_url + self.paths[endpoint]

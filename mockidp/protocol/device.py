@@ -33,7 +33,6 @@ from mockidp.core.errors import (
     UnauthorizedClient,
 )
 from mockidp.core.model import (
-    ENDPOINTS_BY_NAME,
     DeviceAuthorizationRequest,
     DevicePage,
     DeviceRequest,
@@ -89,7 +88,7 @@ class DeviceAuthorizationEndpoint(Endpoint):
             issuer.store.devices.answer(
                 record.user_code, DeviceAnswer(True, default_user(issuer)), now)
         verification_uri = (self.exchanges.issuer_url(issuer.name, req.base_url)
-                            + ENDPOINTS_BY_NAME["device"].path)
+                            + issuer.profile.paths["device"])
         return Json({
             "device_code": record.device_code,
             "user_code": record.shown_code,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mockidp.core.fields import CLIENT_AUTH_METHODS
-from mockidp.core.model import ENDPOINTS_BY_NAME, DiscoveryRequest, EndpointRequest, Json
+from mockidp.core.model import DiscoveryRequest, EndpointRequest, Json
 from mockidp.core.settings import SIGNING_ALGS
 from mockidp.protocol import authz
 from mockidp.protocol.assertions import ASSERTION_ALGS
@@ -32,7 +32,7 @@ def openid_configuration(issuer: Issuer, url: str) -> dict[str, Any]:
     """OpenID Connect Discovery 1.0 §3 metadata of ``issuer`` identified as ``url``."""
 
     def endpoint(name: str) -> str:
-        return url + ENDPOINTS_BY_NAME[name].path
+        return issuer.profile.url_of(url, name)
 
     return {
         "issuer": url,

@@ -103,9 +103,10 @@ class Exchanges:
 
     Thread-safe: it keeps no per-request state (that is the `Call`)."""
 
-    def __init__(self, issuer: Callable[[str], Issuer], issuer_url: IssuerUrls, clock: Clock,
-                 rules: RuleBook, journal: Journal) -> None:
-        self.issuer = issuer
+    def __init__(self, issuer: Callable[[str], Issuer], find_issuer: Callable[[str], Issuer | None],
+                 issuer_url: IssuerUrls, clock: Clock, rules: RuleBook, journal: Journal) -> None:
+        self.issuer = issuer  # by name, created on first use (bad name: `NotFound`)
+        self.find_issuer = find_issuer  # an existing issuer by name, or None
         self.issuer_url = issuer_url
         self.clock = clock
         self.rules = rules

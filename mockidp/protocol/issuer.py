@@ -12,6 +12,8 @@ from typing import Any
 from mockidp.core.model import Client, User
 from mockidp.core.settings import IssuerSettings
 from mockidp.core.stores import IssuerStore, MemoryStore
+from mockidp.profiles import Profile
+from mockidp.profiles.generic import GENERIC
 from mockidp.protocol.assertions import AssertionCaches
 from mockidp.protocol.dpop import Nonces, ProofReplayCache
 from mockidp.tokens.keys import KeySet
@@ -26,9 +28,10 @@ class Issuer:
     """
 
     def __init__(self, name: str, settings: IssuerSettings, keys_dir: Path | None,
-                 store: IssuerStore | None = None) -> None:
+                 store: IssuerStore | None = None, profile: Profile = GENERIC) -> None:
         self.name = name
         self.settings = settings
+        self.profile = profile  # where its endpoints live (paths come only from here)
         self.keys = KeySet(name, keys_dir)
         self.store: IssuerStore = store if store is not None else MemoryStore(
             settings.users, settings.clients)

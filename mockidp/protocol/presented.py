@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mockidp.core.errors import InvalidRequest, InvalidToken, NotFound, OAuthError
-from mockidp.core.model import ENDPOINTS_BY_NAME, Client, EndpointRequest
+from mockidp.core.errors import InvalidRequest, InvalidToken, OAuthError
+from mockidp.core.model import Client, EndpointRequest
 from mockidp.protocol.assertions import AssertionRejected, Trust, peek
 from mockidp.protocol.clientauth import authenticate, credentials
 from mockidp.protocol.dpop import DPOP_ALGS, InvalidDPoPProof, check_proof
@@ -76,7 +76,7 @@ class TokenChecks:
         else:
             claims = verify(token, issuer.keys, self.clock.now(), types=ACCESS_TOKEN_TYPES)
         iss = claims.get("iss")
-        if not isinstance(iss, str) or not iss.endswith("/" + issuer.name):
+        if not isinstance(iss, str) or not iss.endswith(issuer.profile.mount_of(issuer.name)):
             raise TokenRejected(f"token was issued by {iss!r}, not by issuer '{issuer.name}'")
         jti = claims.get("jti")
         if isinstance(jti, str) and issuer.store.is_revoked(jti):
@@ -102,10 +102,10 @@ class TokenChecks:
             raise InvalidDPoPProof("a DPoP proof is required with a DPoP-bound token",
                                    status=401, www_authenticate=challenge)
         now = self.clock.now()
-        path = ENDPOINTS_BY_NAME[req.endpoint].path
         proof_jkt = check_proof(
             req.dpop, req.method, (req.base_url + req.path,
-                                   self.exchanges.issuer_url(issuer.name, req.base_url) + path),
+                                   issuer.profile.url_of(self.exchanges.issuer_url(
+                                       issuer.name, req.base_url), req.endpoint)),
             now, issuer.dpop_replay, access_token=token,
             nonces=issuer.dpop_nonces if issuer.settings.dpop_nonce else None, status=401,
         )
@@ -131,7 +131,7 @@ class TokenChecks:
         def audiences() -> tuple[str, ...]:
             bases = dict.fromkeys((issuer_url(issuer.name, req.base_url),
                                    issuer_url(issuer.name, None)))
-            paths = ("", ENDPOINTS_BY_NAME["token"].path, ENDPOINTS_BY_NAME[req.endpoint].path)
+            paths = ("", issuer.profile.paths["token"], issuer.profile.paths[req.endpoint])
             return tuple(dict.fromkeys(base + path for base in bases for path in paths))
 
         return Trust(
@@ -152,11 +152,8 @@ class TokenChecks:
         except AssertionRejected as exc:
             raise TokenRejected(str(exc)) from None
         name = iss.rsplit("/", 1)[-1] if isinstance(iss, str) else ""
+        target = self.exchanges.find_issuer(name) if name else None
         issuer_url = self.exchanges.issuer_url
-        if not name or iss not in (issuer_url(name, base_url), issuer_url(name, None)):
-            return None
-        try:
-            target = self.exchanges.issuer(name)
-        except NotFound:
+        if target is None or iss not in (issuer_url(name, base_url), issuer_url(name, None)):
             return None
         return self.verify(target, token)

@@ -18,7 +18,7 @@ from mockidp.core.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from mockidp.core.model import ENDPOINTS_BY_NAME, Client, Json, TokenRequest
+from mockidp.core.model import Client, Json, TokenRequest
 from mockidp.protocol.clientauth import authenticate, credentials
 from mockidp.protocol.dpop import InvalidDPoPProof, check_proof
 from mockidp.protocol.exchange import Call, Endpoint, Exchanges
@@ -111,7 +111,7 @@ class TokenEndpoint(Endpoint):
         issuer_url = self.exchanges.issuer_url(issuer.name, req.base_url)
         return check_proof(
             req.dpop, "POST", (req.base_url + req.path,
-                               issuer_url + ENDPOINTS_BY_NAME["token"].path), now,
+                               issuer.profile.url_of(issuer_url, "token")), now,
             issuer.dpop_replay,
             nonces=issuer.dpop_nonces if issuer.settings.dpop_nonce else None,
         )

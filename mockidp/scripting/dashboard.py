@@ -15,7 +15,6 @@ from typing import Any
 from mockidp.core.fields import CLIENT_FIELDS, USER_FIELDS, shown
 from mockidp.core.journal import Exchange, Journal
 from mockidp.core.model import (
-    ENDPOINTS_BY_NAME,
     Client,
     User,
 )
@@ -63,15 +62,16 @@ def _plain(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(value) if value is not None else None
 
 
-def issuer_data(name: str, url: str, settings: IssuerSettings, users: Mapping[str, User],
-                clients: Mapping[str, Client]) -> dict[str, Any]:
-    """One issuer as the dashboard shows it: its URLs, settings, users and clients."""
+def issuer_data(name: str, url: str, paths: Mapping[str, str], settings: IssuerSettings,
+                users: Mapping[str, User], clients: Mapping[str, Client]) -> dict[str, Any]:
+    """One issuer as the dashboard shows it: its URLs (``paths`` of its endpoints below
+    ``url``), settings, users and clients."""
     return {
         "name": name,
         "url": url,
-        "discovery": url + ENDPOINTS_BY_NAME["discovery"].path,
-        "jwks": url + ENDPOINTS_BY_NAME["jwks"].path,
-        "authorize": url + ENDPOINTS_BY_NAME["authorize"].path,
+        "discovery": url + paths["discovery"],
+        "jwks": url + paths["jwks"],
+        "authorize": url + paths["authorize"],
         "settings": {
             "interactive_login": settings.interactive_login,
             "strict": settings.strict,
