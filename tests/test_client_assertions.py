@@ -31,7 +31,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session as OAuthlibSession
 
 from mockidp import MockIdP
-from mockidp.protocol.assertions import AssertionReplayCache
+from mockidp.core.stores import MemoryStore
 
 from .conftest import run_node, token_url
 
@@ -493,14 +493,15 @@ def test_jwks_uri_failures_are_invalid_client(mockidp: MockIdP, jwks_host: JwksH
 
 def test_replay_cache_forgets_expired_jtis() -> None:
     # Memory stays bounded: an entry lives until its assertion expires (provider clock).
-    cache = AssertionReplayCache()
+    store = MemoryStore()
     for i in range(300):
-        assert cache.first_use(f"old-{i}", expires_at=100.0, now=50.0)
-    assert not cache.first_use("old-1", expires_at=100.0, now=99.0)
+        assert store.first_use("assertion", f"old-{i}", expires_at=100.0, now=50.0)
+    assert not store.first_use("assertion", "old-1", expires_at=100.0, now=99.0)
     for i in range(300):
-        cache.first_use(f"new-{i}", expires_at=1000.0, now=200.0)
-    assert len(cache) < 300 + 256
-    assert cache.first_use("old-1", expires_at=300.0, now=200.0)  # expired: usable again
+        store.first_use("assertion", f"new-{i}", expires_at=1000.0, now=200.0)
+    assert store.counts()["replay_cache"] < 300 + 256
+    # expired: usable again
+    assert store.first_use("assertion", "old-1", expires_at=300.0, now=200.0)
 
 
 # -- the jwt-bearer grant (RFC 7523 §2.1) -----------------------------------------------------

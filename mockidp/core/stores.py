@@ -26,8 +26,6 @@ from mockidp.core.records import (
     RefreshRecord,
 )
 
-MAX_SEEN = 4096  # replay-cache entries per kind before the expired ones are swept
-
 
 class IssuerStore(Protocol):
     """The mutable state of one issuer: the interface every endpoint and grant goes through.
@@ -146,7 +144,8 @@ class MemoryStore:
         self._users = users
         self._clients = clients
         self._people_lock = threading.Lock()
-        self._seen: dict[str, dict[str, float]] = {}
+        self._seen: dict[str, dict[str, float]] = {}  # replay caches: kind -> key -> until
+        self._seen_inserts = 0
         self._lock = threading.RLock()
         self._codes: _Expiring[CodeRecord] = _Expiring()
         self._refresh: _Expiring[RefreshRecord] = _Expiring()
@@ -171,13 +170,15 @@ class MemoryStore:
         """True the first time ``key`` of ``kind`` is seen before ``expires_at``."""
         with self._lock:
             seen = self._seen.setdefault(kind, {})
-            if len(seen) >= MAX_SEEN:
-                for stale in [k for k, until in seen.items() if until <= now]:
-                    del seen[stale]
             until = seen.get(key)
-            if until is not None and until > now:
+            if until is not None and now < until:
                 return False
             seen[key] = expires_at
+            self._seen_inserts += 1
+            if self._seen_inserts % _SWEEP_EVERY == 0:  # bounded: expired keys go
+                for cache in self._seen.values():
+                    for stale in [k for k, live in cache.items() if now >= live]:
+                        del cache[stale]
             return True
 
     # -- users and clients ------------------------------------------------------------------
@@ -228,6 +229,7 @@ class MemoryStore:
                 "interactions": len(self._interactions),
                 "pushed_requests": len(self._pushed),
                 "device_authorizations": len(self.devices),
+                "replay_cache": sum(len(cache) for cache in self._seen.values()),
             }
 
     # -- authorization codes ------------------------------------------------------------------

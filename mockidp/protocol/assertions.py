@@ -47,7 +47,6 @@ JWKS_TTL = 300.0  # seconds a fetched jwks_uri document is reused
 JWKS_MAX_BYTES = 512 * 1024
 JWKS_CACHE_SIZE = 64
 _ASYMMETRIC_KTY = frozenset({"RSA", "EC", "OKP"})
-_SWEEP_EVERY = 256
 
 
 class AssertionRejected(Exception):
@@ -99,36 +98,7 @@ def peek_client_assertion(assertion: str) -> tuple[str, str]:
     return method, sub
 
 
-# -- state: replay cache and jwks_uri cache -------------------------------------------------
-class AssertionReplayCache:
-    """``jti`` values already used, each kept until its assertion expires (provider clock).
-    Thread-safe; expired entries are swept as the cache grows."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: dict[str, float] = {}
-        self._inserts = 0
-
-    def first_use(self, key: str, expires_at: float, now: float) -> bool:
-        """Record ``key`` until ``expires_at``; False if it was already recorded and live."""
-        with self._lock:
-            seen = self._seen.get(key)
-            if seen is not None and now < seen:
-                return False
-            self._seen[key] = expires_at
-            self._inserts += 1
-            if self._inserts % _SWEEP_EVERY == 0:
-                self._seen = {k: exp for k, exp in self._seen.items() if now < exp}
-            return True
-
-    def clear(self) -> None:
-        with self._lock:
-            self._seen.clear()
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-
+# -- state: the jwks_uri cache (the jti replay cache is the issuer store's) ---------------
 def fetch_jwks(url: str, timeout: float = JWKS_TIMEOUT) -> list[Mapping[str, Any]]:
     """GET a JWK Set (RFC 7517 §5) with `urllib`; `AssertionRejected` naming what failed."""
     import urllib.error  # with http.client and ssl: loaded on the first fetch
@@ -187,15 +157,16 @@ class JwksCache:
 
 
 class AssertionCaches:
-    """An issuer's assertion state: the ``jti`` replay cache and the ``jwks_uri`` cache."""
+    """An issuer's assertion state: the ``jti`` replay check (``(key, keep_until, now) ->
+    first use?``, the issuer store's `first_use`) and the ``jwks_uri`` cache."""
 
-    def __init__(self) -> None:
-        self.replay = AssertionReplayCache()
+    def __init__(self, replay: Callable[[str, float, float], bool]) -> None:
+        self.replay = replay
         self.jwks = JwksCache()
 
     def clear(self) -> None:
-        """Forget used ``jti`` values and fetched documents (`MockIdP.reset`)."""
-        self.replay.clear()
+        """Forget fetched documents (`Provider.reset`; used ``jti`` values go with the
+        store)."""
         self.jwks.clear()
 
 
@@ -357,7 +328,7 @@ class Trust:
         if not isinstance(jti, str) or not jti:
             raise AssertionRejected("missing 'jti' (a unique string, single use)")
         key = json.dumps([issuer, jti])
-        if not self.caches.replay.first_use(key, expires_at + LEEWAY, self.now):
+        if not self.caches.replay(key, expires_at + LEEWAY, self.now):
             raise AssertionRejected(f"'jti' {jti!r} was already used (replay)")
 
     def client_assertion(self, client: Client, assertion: str) -> str:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 from mockidp.core.errors import OAuthError
@@ -85,22 +85,8 @@ class Nonces:
         return isinstance(nonce, str) and nonce in (current, self._previous)
 
 
-class ProofReplayCache:
-    """``jti`` values seen, until they could no longer pass the ``iat`` window."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: dict[str, float] = {}
-
-    def first_use(self, jti: str, now: float) -> bool:
-        with self._lock:
-            if len(self._seen) > 1024:
-                self._seen = {k: v for k, v in self._seen.items() if v > now}
-            expiry = self._seen.get(jti)
-            if expiry is not None and expiry > now:
-                return False
-            self._seen[jti] = now + 2 * IAT_WINDOW
-            return True
+ReplayCheck: TypeAlias = Callable[[str, float, float], bool]
+"""``(jti, keep_until, now) -> first use?``: an issuer store's replay cache (`first_use`)."""
 
 
 def check_proof(
@@ -108,7 +94,7 @@ def check_proof(
     method: str,
     urls: Iterable[str],
     now: float,
-    replay: ProofReplayCache,
+    replay: ReplayCheck,
     *,
     access_token: str | None = None,
     nonces: Nonces | None = None,
@@ -170,6 +156,6 @@ def check_proof(
             www_authenticate='DPoP error="use_dpop_nonce"' if status == 401 else None,
             headers={"DPoP-Nonce": nonces.current(now)},
         )
-    if not isinstance(claims["jti"], str) or not replay.first_use(claims["jti"], now):
+    if not isinstance(claims["jti"], str) or not replay(claims["jti"], now + 2 * IAT_WINDOW, now):
         raise refuse("jti was already used")
     return thumbprint({k: jwk[k] for k in _PUBLIC_MEMBERS[jwk["kty"]]})

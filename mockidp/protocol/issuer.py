@@ -6,6 +6,7 @@ clients)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from mockidp.core.stores import IssuerStore, MemoryStore
 from mockidp.profiles import Profile
 from mockidp.profiles.generic import GENERIC
 from mockidp.protocol.assertions import AssertionCaches
-from mockidp.protocol.dpop import Nonces, ProofReplayCache
+from mockidp.protocol.dpop import Nonces
 from mockidp.tokens.keys import KeySet
 
 
@@ -38,8 +39,8 @@ class Issuer:
         self._adhoc: dict[str, Client] = {}
         self.documents: dict[str, dict[str, Any]] = {}  # discovery, per issuer URL
         self.dpop_nonces = Nonces()
-        self.dpop_replay = ProofReplayCache()
-        self.assertions = AssertionCaches()  # RFC 7523 jti replay cache, jwks_uri cache
+        self.dpop_replay = partial(self.store.first_use, "dpop")  # RFC 9449 §11.1
+        self.assertions = AssertionCaches(partial(self.store.first_use, "assertion"))
 
     @property
     def users(self) -> Mapping[str, User]:
