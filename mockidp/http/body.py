@@ -140,17 +140,14 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def json_body(environ: Mapping[str, Any]) -> tuple[Any, str | None]:
-    """A JSON request body (RFC 7591 §3.1): ``(value, None)``, or ``(None, why not)`` for the
-    core to answer.  Capped in size like forms; NaN and Infinity are not JSON."""
-    body = read_body(environ)
-    kind = mimetype(environ)
-    if kind != JSON:
-        return None, f"expected Content-Type {JSON}, got {kind or 'no Content-Type'}"
-    if not body.strip():
-        return None, "body: empty; expected a JSON object"
+def decode_json(raw: bytes, finite: bool = True) -> tuple[Any, str | None]:
+    """A JSON document (RFC 8259): ``(value, None)``, or ``(None, why not)`` naming the
+    problem (``body: ...``).  NaN and Infinity are not JSON; with ``finite`` false they are
+    read as floats, for a caller that refuses them naming the field they are in.  The one
+    JSON body reader of the protocol endpoints (registration) and the control API."""
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_no_constant), None
+        return json.loads(raw.decode("utf-8"),
+                          parse_constant=_no_constant if finite else float), None
     except UnicodeDecodeError:
         return None, "body: not UTF-8"
     except json.JSONDecodeError as exc:
@@ -159,6 +156,18 @@ def json_body(environ: Mapping[str, Any]) -> tuple[Any, str | None]:
         return None, "body: JSON nested too deeply"
     except ValueError as exc:  # NaN, Infinity, integers beyond Python's digit limit
         return None, f"body: unusable JSON: {exc}"
+
+
+def json_body(environ: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """A JSON request body (RFC 7591 §3.1): ``(value, None)``, or ``(None, why not)`` for the
+    core to answer.  Capped in size like forms."""
+    body = read_body(environ)
+    kind = mimetype(environ)
+    if kind != JSON:
+        return None, f"expected Content-Type {JSON}, got {kind or 'no Content-Type'}"
+    if not body.strip():
+        return None, "body: empty; expected a JSON object"
+    return decode_json(body)
 
 
 def string_members(value: Any) -> Params:

@@ -8,7 +8,6 @@ token set, every route but ``health`` needs ``Authorization: Bearer <token>``.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from mockidp.core.fields import CLIENT_FIELDS, USER_FIELDS, USER_KEYS, shown
 from mockidp.core.journal import FILTER_FIELDS
 from mockidp.core.model import Client, User
 from mockidp.core.version import __version__
+from mockidp.http.body import decode_json
 from mockidp.provider import Provider
 from mockidp.scripting.rules import Rule
 from mockidp.web.openapi import openapi_document
@@ -37,20 +37,16 @@ class ControlError(OAuthError):
 
 
 def _body() -> dict[str, Any]:
+    """The JSON object a control request sends (an empty body is an empty object)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     if request.mimetype != "application/json":
         raise ControlError(f"expected Content-Type application/json, got "
                            f"{request.mimetype or 'none'}")
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ControlError(f"body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ControlError("body is nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
-        raise ControlError(f"body is not usable JSON: {exc}") from None
+    body, problem = decode_json(raw, finite=False)  # a NaN is refused naming its field
+    if problem is not None:
+        raise ControlError(problem)
     if not isinstance(body, dict):
         raise ControlError("body: expected a JSON object")
     return body
