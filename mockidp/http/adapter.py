@@ -63,7 +63,7 @@ from mockidp.http.wire import (
     too_large_parts,
 )
 from mockidp.profiles.generic import GENERIC
-from mockidp.tokens.signer import compact_json
+from mockidp.tokens.jose import compact_json
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

@@ -9,12 +9,9 @@ the caller hands in (``mockidp.web.pages``): this module imports no framework.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import time
 from collections.abc import Callable, Mapping
-from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -31,7 +28,7 @@ from mockidp.core.model import (
     SignedOutPage,
     outcome_status,
 )
-from mockidp.tokens.signer import compact_json
+from mockidp.tokens.jose import b64url_decode, b64url_encode, compact_json
 
 MAX_BODY_BYTES = 64 * 1024  # a request body over this is refused with 413
 MAX_FIELDS = 100  # form or query parameters in one request
@@ -194,8 +191,8 @@ def read_recent(value: str | None) -> tuple[str, ...]:
     if not value or len(value) > RECENT_COOKIE_MAX:
         return ()
     try:
-        items = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-    except (binascii.Error, ValueError, RecursionError):
+        items = json.loads(b64url_decode(value, "cookie"))
+    except (ValueError, RecursionError):  # MalformedJose and JSONDecodeError are ValueErrors
         return ()
     if not isinstance(items, list):
         return ()
@@ -204,13 +201,14 @@ def read_recent(value: str | None) -> tuple[str, ...]:
 
 def write_recent(items: tuple[str, ...]) -> str:
     """The cookie value for a list of recent logins (`read_recent` reads it back)."""
-    raw = json.dumps(list(items), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return b64url_encode(json.dumps(list(items), separators=(",", ":")).encode())
 
 
 def _cookie(name: str, value: str, path: str, max_age: int | None) -> tuple[str, str]:
     parts = [f"{name}={value}"]
     if max_age is not None:
+        from email.utils import formatdate  # only for cookies: kept off the start-up path
+
         expires = formatdate(time.time() + max_age, usegmt=True) if max_age else \
             "Thu, 01 Jan 1970 00:00:00 GMT"
         parts += [f"Expires={expires}", f"Max-Age={max_age}"]

@@ -31,7 +31,7 @@ from mockidp.scripting.rules import (
     RuleContext,
     Shaping,
 )
-from mockidp.tokens.inspect import header_segment
+from mockidp.tokens.jose import header_segment
 
 OutcomeT = TypeVar("OutcomeT", bound=Outcome)
 

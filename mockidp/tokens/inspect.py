@@ -36,12 +36,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from mockidp.core.stores import IssuerStore
-from mockidp.tokens.jose import MalformedJose, decode_segment, header_segment
+from mockidp.tokens.jose import MalformedJose, decode_segment
 from mockidp.tokens.keys import KeySet
 from mockidp.tokens.signer import ACCESS_TOKEN_TYPES
 
-__all__ = [  # header_segment is imported from here by protocol/endpoints.py
-    "KNOWN_TYPES", "MAX_TOKEN_LENGTH", "IssuerView", "header_segment", "inspect_token",
+__all__ = [
+    "KNOWN_TYPES", "MAX_TOKEN_LENGTH", "IssuerView", "inspect_token",
     "moment", "normalise",
 ]
 

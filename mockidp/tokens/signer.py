@@ -28,15 +28,14 @@ from mockidp.tokens.jose import (
     MalformedJose,
     b64url_decode,
     b64url_encode,
-    compact_json,
     decode_segment,
     header_segment,
     json_segment,
 )
 from mockidp.tokens.keys import KeySet, SigningKey
 
-__all__ = [  # compact_json is imported from here by the HTTP layer
-    "ACCESS_TOKEN_TYPES", "TokenRejected", "compact_json", "half_hash", "sign", "signature",
+__all__ = [
+    "ACCESS_TOKEN_TYPES", "TokenRejected", "half_hash", "sign", "signature",
     "verify",
 ]
 
