@@ -21,6 +21,8 @@ from mockidp.core.errors import MockIdPError
 from mockidp.core.settings import ISSUER_NAME, RESERVED_ISSUERS, Settings
 from mockidp.provider import DEFAULT_PORT, Provider
 
+MAX_PORT = 65535
+
 if TYPE_CHECKING:
     import ssl
 
@@ -56,6 +58,9 @@ class MockIdP(Provider):
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
     ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
+            raise MockIdPError(f"port: expected a port number from 0 to {MAX_PORT} (0: any "
+                               f"free port), got {port!r}")
         super().__init__(config, keys_dir=keys_dir, interactive_login=interactive_login,
                          public_url=public_url, control=control, control_token=control_token)
         self.host = host

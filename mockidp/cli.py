@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from mockidp.api import MockIdP
+from mockidp.api import MAX_PORT, MockIdP
 from mockidp.core.errors import MockIdPError
 from mockidp.core.settings import load_settings
 from mockidp.core.version import __version__
@@ -35,8 +35,30 @@ host_option = click.option(
     "--host", envvar="MOCKIDP_HOST", default="127.0.0.1", show_default=True,
     help="Address to bind.  [env: MOCKIDP_HOST]",
 )
+class PortType(click.ParamType[int]):
+    """A TCP port, 0 to 65535; a bad value names where it came from (option or variable)."""
+
+    name = "port"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number: int | None = value
+        else:
+            text = str(value).strip()
+            number = int(text) if text.lstrip("-").isdigit() else None
+        if number is not None and 0 <= number <= MAX_PORT:
+            return number
+        source = ""
+        if ctx is not None and param is not None and param.name is not None and \
+                ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT:
+            source = f" (from {param.envvar})"
+        self.fail(f"expected a port number from 0 to {MAX_PORT} (0: any free port), "
+                  f"got {value!r}{source}", param, ctx)
+
+
 port_option = click.option(
-    "--port", envvar="MOCKIDP_PORT", default=8080, show_default=True, type=int,
+    "--port", envvar="MOCKIDP_PORT", default=8080, show_default=True, type=PortType(),
     help="Port to listen on (0: any free port).  [env: MOCKIDP_PORT]",
 )
 issuer_option = click.option(

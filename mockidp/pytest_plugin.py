@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from mockidp.api import MockIdP
+from mockidp.api import MAX_PORT, MockIdP
 from mockidp.core.errors import MockIdPError
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS
 
@@ -80,7 +80,10 @@ def _port(config: pytest.Config) -> int:
     try:
         port = int(value) if value else 0
     except ValueError:
-        raise MockIdPError(f"mockidp_port: expected a port number, got {value!r}") from None
+        port = -1
+    if not 0 <= port <= MAX_PORT:
+        raise MockIdPError(f"mockidp_port (--mockidp-port): expected a port number from 0 to "
+                           f"{MAX_PORT} (0: any free port), got {value!r}")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if port and worker.startswith("gw"):
         port += int(worker[2:] or 0)

@@ -30,7 +30,10 @@ from mockidp.core.model import Client, User, frozen_mapping
 
 
 def is_absolute_url(url: str) -> bool:
-    """An absolute http(s) URL with a host and no fragment (RFC 6749 §3.1.2)."""
+    """An absolute http(s) URL with a host and no fragment (RFC 6749 §3.1.2), and no
+    whitespace or control character (which `urlsplit` would silently strip, RFC 3986 §2)."""
+    if not url.isprintable() or any(c.isspace() for c in url):
+        return False
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -68,7 +68,7 @@ from mockidp.core.fields import (
 from mockidp.core.fields import issuer_value as _issuer_value
 from mockidp.core.model import EMPTY, Client, User
 
-ISSUER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$")
+ISSUER_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._~-]{0,63}\Z")  # no trailing newline
 RESERVED_ISSUERS = frozenset({"_mockidp", ".well-known", "static", "favicon.ico"})
 _D = ISSUER_DEFAULTS  # every default below comes from the field table
 

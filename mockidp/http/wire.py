@@ -101,9 +101,19 @@ def server_error_parts() -> Answer:
     return json_parts(SERVER_ERROR_BODY, 500)
 
 
-def page_parts(html: str, status: int = 200, cookies: Headers | None = None) -> Answer:
-    """An HTML page, never cached."""
+# Pages where a click decides something (log in as, allow, approve a device) are never shown
+# in a frame of another site: RFC 7034 and CSP Level 2 frame-ancestors, against clickjacking
+# (OIDC Core §3.1.2.1 leaves framing to the provider).  Silent renew is unaffected: with a
+# session, ``prompt=none`` answers a redirect, not a page.
+NO_FRAMING = (("X-Frame-Options", "DENY"), ("Content-Security-Policy", "frame-ancestors 'none'"))
+
+
+def page_parts(html: str, status: int = 200, cookies: Headers | None = None,
+               framing: bool = True) -> Answer:
+    """An HTML page, never cached; with ``framing`` false, never framed (`NO_FRAMING`)."""
     headers = [("Content-Type", HTML), *NO_STORE.items(), *(cookies or ())]
+    if not framing:
+        headers.extend(NO_FRAMING)
     return status, headers, html.encode("utf-8")
 
 
@@ -251,11 +261,12 @@ def browser_parts(outcome: BrowserOutcome | DevicePage, renderer: PageRenderer,
     if isinstance(outcome, ErrorPage):
         return page_parts(renderer.render(outcome, ""), status)
     if isinstance(outcome, LoginPage):
-        return page_parts(renderer.render(outcome, action_of("login")), status)
+        return page_parts(renderer.render(outcome, action_of("login")), status, framing=False)
     if isinstance(outcome, ConsentPage):
         return page_parts(renderer.render(outcome, action_of("consent")), status,
-                          session_cookies(outcome.session, cookie_path))
+                          session_cookies(outcome.session, cookie_path), framing=False)
     if isinstance(outcome, DevicePage):
-        return page_parts(renderer.render(outcome, action_of("device")), status)
+        return page_parts(renderer.render(outcome, action_of("device")), status,
+                          framing=False)
     return page_parts(renderer.render(outcome, ""), status,  # FormPost, SignedOutPage
                       session_cookies(outcome.session, cookie_path))

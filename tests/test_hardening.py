@@ -1,0 +1,127 @@
+"""Hardening for shared environments (issue 11): bad input gets a 4xx naming what is wrong,
+never a 500; pages where a click decides something cannot be framed by another site; ports
+outside 0-65535 are refused naming the option or variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from mockidp import MockIdP, MockIdPError
+from mockidp.core.errors import NotFound
+
+from .conftest import REDIRECT
+
+CRLF_URIS = [REDIRECT + "%0d%0aSet-Cookie:%20evil=1", REDIRECT + "%0aX-Injected:%201",
+             REDIRECT + "%09tab", "https://app.example/cb%0d"]
+
+
+@pytest.mark.parametrize("uri", CRLF_URIS)
+def test_control_characters_in_redirect_uri_are_refused_not_500(mockidp: MockIdP,
+                                                                 uri: str) -> None:
+    response = requests.get(
+        f"{mockidp.issuer_url()}/authorize?client_id=anyone&response_type=code"
+        f"&scope=openid&redirect_uri={uri}", allow_redirects=False, timeout=10)
+    assert response.status_code == 400, response.text
+    assert "evil" not in response.headers.get("Set-Cookie", "")
+    assert "X-Injected" not in response.headers
+    assert "redirect_uri" in response.text
+
+
+@pytest.mark.parametrize("uri", CRLF_URIS)
+def test_control_characters_in_post_logout_redirect_uri_are_refused(mockidp: MockIdP,
+                                                                    uri: str) -> None:
+    response = requests.get(f"{mockidp.issuer_url()}/endsession?post_logout_redirect_uri={uri}",
+                            allow_redirects=False, timeout=10)
+    assert response.status_code == 400, response.text
+    assert "Location" not in response.headers
+    assert "post_logout_redirect_uri" in response.text
+
+
+def test_registration_refuses_a_redirect_uri_with_a_line_break(mockidp: MockIdP) -> None:
+    response = requests.post(f"{mockidp.issuer_url()}/register", timeout=10,
+                             json={"redirect_uris": ["https://app.example/cb\r\nX: 1"]})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_redirect_uri"
+
+
+def test_add_client_refuses_a_redirect_uri_with_a_line_break(mockidp: MockIdP) -> None:
+    with pytest.raises(MockIdPError, match="redirect_uris"):
+        mockidp.add_client("web", redirect_uris=["https://app.example/cb\n"])
+
+
+def test_an_issuer_name_with_a_trailing_newline_does_not_exist(mockidp: MockIdP) -> None:
+    with pytest.raises(NotFound):
+        mockidp.issuer("tenant\n")
+    response = requests.get(f"{mockidp.url}/tenant%0A/jwks", timeout=10)
+    assert response.status_code == 404
+    assert "tenant\n" not in mockidp.issuers()
+
+
+def test_login_and_consent_pages_cannot_be_framed(mockidp: MockIdP) -> None:
+    mockidp.add_client("framed", redirect_uris=[REDIRECT], consent=True)
+    session = requests.Session()
+    login = session.get(f"{mockidp.issuer_url()}/authorize?client_id=framed&response_type=code"
+                        f"&scope=openid&redirect_uri={REDIRECT}", timeout=10)
+    assert login.status_code == 200 and "<form" in login.text
+    assert login.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in login.headers["Content-Security-Policy"]
+    consent = session.get(f"{mockidp.issuer_url()}/authorize?client_id=framed"
+                          f"&response_type=code&scope=openid&redirect_uri={REDIRECT}"
+                          "&login_hint=alice", timeout=10)
+    assert "Allow" in consent.text
+    assert consent.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in consent.headers["Content-Security-Policy"]
+
+
+def test_silent_renew_in_an_iframe_is_still_a_plain_redirect(mockidp: MockIdP) -> None:
+    # prompt=none with a session answers a redirect (no page): nothing to forbid framing of
+    session = requests.Session()
+    first = session.get(f"{mockidp.issuer_url()}/authorize?client_id=renewer&response_type=code"
+                        f"&scope=openid&redirect_uri={REDIRECT}&login_hint=alice",
+                        allow_redirects=False, timeout=10)
+    assert first.status_code == 302
+    renew = session.get(f"{mockidp.issuer_url()}/authorize?client_id=renewer&response_type=code"
+                        f"&scope=openid&redirect_uri={REDIRECT}&prompt=none",
+                        allow_redirects=False, timeout=10)
+    assert renew.status_code == 302 and "code=" in renew.headers["Location"]
+    assert "X-Frame-Options" not in renew.headers
+
+
+@pytest.mark.parametrize("port", [99999, 65536, -1, True, "8080"])
+def test_mockidp_refuses_a_port_outside_the_range(port: object) -> None:
+    with pytest.raises(MockIdPError, match=r"port: expected a port number from 0 to 65535"):
+        MockIdP(port=port)  # type: ignore[arg-type]
+
+
+def run_serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "mockidp.cli", "serve", *args], env=full,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("value", ["99999", "65536", "-1", "abc"])
+def test_serve_refuses_a_port_outside_the_range_naming_the_option(value: str) -> None:
+    done = run_serve("--port", value)
+    assert done.returncode == 2
+    assert "'--port'" in done.stderr and "from 0 to 65535" in done.stderr
+    assert "MOCKIDP_PORT" not in done.stderr.split("Error:")[-1]
+
+
+def test_serve_names_the_variable_a_bad_port_came_from() -> None:
+    done = run_serve(env={"MOCKIDP_PORT": "abc"})
+    assert done.returncode == 2
+    assert "from MOCKIDP_PORT" in done.stderr and "'abc'" in done.stderr
+
+
+def test_the_fixture_refuses_a_port_outside_the_range(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_it(mockidp):\n    pass\n")
+    result = pytester.runpytest("--mockidp-port", "99999")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*mockidp_port (--mockidp-port): expected a port number*"])
