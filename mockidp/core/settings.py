@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -171,18 +170,23 @@ def load_settings(config: str | Path | Mapping[str, Any] | Settings | None) -> S
     except OSError as exc:
         raise MockIdPError(f"{source}: cannot read config file: {exc.strerror or exc}") from None
     try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(raw.decode("utf-8"))
-        else:
-            data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise MockIdPError(f"{source}: expected UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise MockIdPError(
-            f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise MockIdPError(f"{source}: invalid TOML: {exc}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MockIdPError(
+                f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
+            ) from None
+    else:
+        import tomllib  # only when a TOML file is read: about 5 ms of every start otherwise
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise MockIdPError(f"{source}: invalid TOML: {exc}") from None
     if not isinstance(data, Mapping):
         raise MockIdPError(f"{source}: expected a JSON object at the top level")
     return parse_settings(data, source)
