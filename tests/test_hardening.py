@@ -125,3 +125,32 @@ def test_the_fixture_refuses_a_port_outside_the_range(pytester: pytest.Pytester)
     result = pytester.runpytest("--mockidp-port", "99999")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*mockidp_port (--mockidp-port): expected a port number*"])
+
+
+def test_live_credentials_are_masked_in_the_journal_and_dashboard(mockidp: MockIdP) -> None:
+    token_url = f"{mockidp.issuer_url()}/token"
+    first = requests.post(token_url, auth=("svc", "s3cret"), timeout=10, data={
+        "grant_type": "password", "username": "alice", "password": "pw",
+        "scope": "openid offline_access"}).json()
+    refresh, access = first["refresh_token"], first["access_token"]
+    requests.post(token_url, auth=("svc", "s3cret"), timeout=10,
+                  data={"grant_type": "refresh_token", "refresh_token": refresh})
+    requests.post(f"{mockidp.issuer_url()}/introspect", auth=("svc", "s3cret"), timeout=10,
+                  data={"token": access})
+    requests.post(token_url, timeout=10, data={
+        "grant_type": "authorization_code", "code": "c" * 43, "client_id": "svc",
+        "code_verifier": "v" * 43, "redirect_uri": REDIRECT})
+    used = mockidp.calls(endpoint="token", grant_type="refresh_token")[-1]
+    assert used.params["refresh_token"] == f"{refresh[:4]}…{refresh[-4:]}"
+    assert mockidp.calls(endpoint="introspect")[-1].params["token"] == \
+        f"{access[:4]}…{access[-4:]}"
+    coded = mockidp.calls(endpoint="token", grant_type="authorization_code")[-1]
+    assert coded.params["code"] == "cccc…cccc" and coded.params["code_verifier"] == "vvvv…vvvv"
+    assert mockidp.calls(endpoint="token", grant_type="password")[-1].params["password"] == "***"
+    # what was minted is still shown, claims and all
+    assert mockidp.calls(endpoint="token", grant_type="password")[-1].tokens[
+        "access_token"]["sub"] == "alice"
+    page = requests.get(f"{mockidp.url}/_mockidp/journal", timeout=10).text
+    board = str(mockidp.dashboard())
+    for secret in (refresh, access, "s3cret"):
+        assert secret not in page and secret not in board

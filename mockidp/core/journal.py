@@ -18,7 +18,14 @@ from mockidp.core.errors import MockIdPError
 from mockidp.core.model import EMPTY
 
 SECRET_PARAMS = frozenset({"client_secret", "password", "client_assertion"})
+# live credentials: usable again by whoever reads the journal or the dashboard, so only a
+# few characters at each end are kept, enough to tell two of them apart
+CREDENTIAL_PARAMS = frozenset({
+    "refresh_token", "access_token", "token", "subject_token", "actor_token", "assertion",
+    "code", "code_verifier", "device_code", "id_token_hint", "logout_token",
+})
 MASK = "***"
+KEPT = 4  # characters shown at each end of a masked credential
 DEFAULT_SIZE = 1000
 
 
@@ -60,9 +67,20 @@ FILTER_FIELDS: tuple[str, ...] = (
 )
 
 
+def mask_credential(value: Any) -> Any:
+    """``abcd…wxyz`` for a credential long enough to keep its ends (a list: each one)."""
+    if isinstance(value, list):
+        return [mask_credential(v) for v in value]
+    if isinstance(value, str) and len(value) >= 4 * KEPT:
+        return f"{value[:KEPT]}…{value[-KEPT:]}"
+    return MASK
+
+
 def mask(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Request parameters with secrets masked."""
-    return {k: (MASK if k in SECRET_PARAMS else v) for k, v in params.items()}
+    """Request parameters with secrets masked whole and live credentials (tokens, codes,
+    verifiers) down to their ends."""
+    return {k: (MASK if k in SECRET_PARAMS else mask_credential(v) if k in CREDENTIAL_PARAMS
+                else v) for k, v in params.items()}
 
 
 class _Later:
