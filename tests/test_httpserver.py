@@ -136,3 +136,62 @@ def test_garbage_and_resets_neither_stop_the_server_nor_print(idp: MockIdP,
     assert requests.get(f"{idp.url}/default/jwks", timeout=10).status_code == 200
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+# -- RFC 9112 framing refused with a status line, never a dropped connection ------------------
+
+def _raw(idp: MockIdP, raw: bytes) -> bytes:
+    port = int(idp.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(raw)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def test_http11_without_host_is_400(idp: MockIdP) -> None:
+    status, _, _ = _exchange(idp, b"GET /default/jwks HTTP/1.1\r\n\r\n")
+    assert status == 400
+    status, _, _ = _exchange(idp, b"GET /default/jwks HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+    assert status == 400
+    status, _, _ = _exchange(idp, b"GET /default/jwks HTTP/1.0\r\n\r\n")  # 1.0 needs none
+    assert status == 200
+
+
+def test_obs_fold_is_400(idp: MockIdP) -> None:
+    status, _, _ = _exchange(idp, b"GET /default/jwks HTTP/1.1\r\nHost: x\r\nX-A: one\r\n two"
+                                  b"\r\n\r\n")
+    assert status == 400
+
+
+def test_an_unknown_transfer_coding_is_501(idp: MockIdP) -> None:
+    status, _, _ = _exchange(idp, b"POST /default/token HTTP/1.1\r\nHost: x\r\n"
+                                  b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n")
+    assert status == 501
+
+
+def test_a_non_ascii_content_length_is_400(idp: MockIdP) -> None:
+    status, _, _ = _exchange(idp, "POST /default/token HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Length: \u00b2\r\n\r\nab".encode())
+    assert status == 400
+
+
+def test_an_http2_request_line_gets_a_status_line(idp: MockIdP) -> None:
+    answer = _raw(idp, b"GET /default/jwks HTTP/2.0\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 505 "), answer[:80]
+
+
+def test_a_chunked_body_past_the_limit_is_refused_without_buffering_it(idp: MockIdP) -> None:
+    # 1 MiB announced in one chunk: the server reads 64 KiB + 1 and the adapter answers 413
+    chunk = b"x" * (1024 * 1024)
+    port = int(idp.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /default/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+                     + f"{len(chunk):x}\r\n".encode() + chunk[:70000])
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 413 "), data[:80]
+    assert b"application/json" in data

@@ -34,9 +34,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from mockidp.http.wire import MAX_BODY_BYTES
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 TIMEOUT = 30.0  # seconds a connection may stall
-MAX_CHUNKED = 16 * 1024 * 1024  # a chunked body larger than this is refused (413)
+# a chunked body is buffered up to one byte past the protocol's limit, so that the app
+# answers 413 its own way; what comes after is not read (the connection closes)
+MAX_CHUNKED = MAX_BODY_BYTES + 1
 DRAIN_LIMIT = 16 * 1024 * 1024  # unread body bytes read and dropped after a response
 access = logging.getLogger("mockidp.access")
 
@@ -95,8 +99,9 @@ def _read_chunked(stream: Any) -> bytes:
             while stream.readline(1024) not in (b"\r\n", b"\n", b""):
                 pass  # trailer fields
             return bytes(body)
-        if len(body) + size > MAX_CHUNKED:
-            raise _BadRequest(413, f"request body is larger than {MAX_CHUNKED} bytes")
+        if len(body) + size > MAX_CHUNKED:  # past the limit: enough for the app to refuse
+            body += stream.read(MAX_CHUNKED - len(body))
+            return bytes(body)
         chunk = stream.read(size)
         if len(chunk) != size:
             raise _BadRequest(400, "chunked body ended early")
@@ -106,6 +111,9 @@ def _read_chunked(stream: Any) -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # refusals of unreadable request lines (HTTP/2.0, a bad version) get a status line too:
+    # the standard handler writes none while it still takes the request for HTTP/0.9
+    default_request_version = "HTTP/1.0"
     server_version = "mockidp"
     sys_version = ""
     timeout = TIMEOUT
@@ -173,8 +181,20 @@ class _Handler(BaseHTTPRequestHandler):
             environ["CONTENT_LENGTH"] = str(length)
         return environ
 
+    def _check_head(self) -> None:
+        """RFC 9112 §3.2: HTTP/1.1 needs exactly one ``Host``; §5.2: no obs-fold
+        (a header line continued on the next); §6.1: ``chunked`` is the only coding."""
+        if self.request_version == "HTTP/1.1" and len(self.headers.get_all("Host") or []) != 1:
+            raise _BadRequest(400, "HTTP/1.1 needs exactly one Host header")
+        if any("\n" in value or "\r" in value for value in self.headers.values()):
+            raise _BadRequest(400, "obsolete line folding in a header")
+        codings = self.headers.get_all("Transfer-Encoding") or []
+        if codings and [c.strip().lower() for c in ",".join(codings).split(",")] != ["chunked"]:
+            raise _BadRequest(501, "only Transfer-Encoding: chunked is supported")
+
     def _body(self) -> tuple[Any, int | None]:
-        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        self._check_head()
+        chunked = bool(self.headers.get_all("Transfer-Encoding"))
         lengths = self.headers.get_all("Content-Length") or []
         if chunked and lengths:
             raise _BadRequest(400, "both Content-Length and Transfer-Encoding")
@@ -183,7 +203,8 @@ class _Handler(BaseHTTPRequestHandler):
             return _Body(io.BytesIO(data), len(data)), len(data)
         if not lengths:
             return _Body(self.rfile, 0), None
-        if len(set(lengths)) != 1 or not lengths[0].strip().isdigit():
+        digits = lengths[0].strip()
+        if len(set(lengths)) != 1 or not (digits.isascii() and digits.isdigit()):
             raise _BadRequest(400, "malformed Content-Length")
         length = int(lengths[0])
         return _Body(self.rfile, length), length
