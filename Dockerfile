@@ -6,7 +6,9 @@
 #
 # Configure it with a mounted config file and MOCKIDP_* variables (every `mockidp serve` option
 # has one): MOCKIDP_CONFIG=/config/mockidp.toml (mount the file there), MOCKIDP_PUBLIC_URL,
-# MOCKIDP_CONTROL_TOKEN, MOCKIDP_INTERACTIVE_LOGIN=false, MOCKIDP_TLS=true, ...  Signing keys
+# MOCKIDP_CONTROL_TOKEN, MOCKIDP_ALLOWED_HOSTS=mockidp (the Host names, besides localhost and
+# the public URL's, on which the control API answers without a token: the service name other
+# containers use), MOCKIDP_INTERACTIVE_LOGIN=false, MOCKIDP_TLS=true, ...  Signing keys
 # (and the self-signed certificate of MOCKIDP_TLS=true) live in the /keys volume: mount a named
 # volume or a folder there and tokens stay valid across restarts.  See README.md, "Docker and
 # docker-compose", and examples/compose/.

@@ -12,7 +12,7 @@ import contextlib
 import shutil
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -37,10 +37,12 @@ class MockIdP(Provider):
     Used as a context manager it serves HTTP on ``host`` (127.0.0.1) and ``port`` (0: any free
     port) in a background thread.  ``public_url`` fixes the base of every issuer URL, whatever
     host name a request used.  ``control`` serves the ``/_mockidp/`` control API, protected
-    by ``control_token`` when one is given.  ``tls=True`` serves HTTPS with a self-signed
-    certificate for localhost and 127.0.0.1 (made now, kept in ``keys_dir`` when one is given;
-    its path is ``tls_cert``), ``tls_cert``/``tls_key`` with your own PEM files instead.  All
-    methods are thread-safe.
+    by ``control_token`` when one is given; without one it answers only requests whose
+    ``Host`` is a loopback name, the public URL's host, the bound host or one of
+    ``allowed_hosts``, and no cross-origin or non-JSON POST (`mockidp.web.guard`).
+    ``tls=True`` serves HTTPS with a self-signed certificate for localhost and 127.0.0.1 (made
+    now, kept in ``keys_dir`` when one is given; its path is ``tls_cert``),
+    ``tls_cert``/``tls_key`` with your own PEM files instead.  All methods are thread-safe.
     """
 
     def __init__(
@@ -57,14 +59,18 @@ class MockIdP(Provider):
         tls: bool = False,
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
             raise MockIdPError(f"port: expected a port number from 0 to {MAX_PORT} (0: any "
                                f"free port), got {port!r}")
         super().__init__(config, keys_dir=keys_dir, interactive_login=interactive_login,
-                         public_url=public_url, control=control, control_token=control_token)
+                         public_url=public_url, control=control, control_token=control_token,
+                         allowed_hosts=allowed_hosts)
         self.host = host
         self.port = port
+        if host not in ("", "0.0.0.0", "::"):  # the control API answers on the bound host
+            self.allowed_hosts = self.allowed_hosts | {host.strip("[]").lower()}
         self._tls = self._tls_files(tls, tls_cert, tls_key)
         self._server: ServerThread | None = None
 

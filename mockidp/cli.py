@@ -94,6 +94,13 @@ def main() -> None:
     "names).  [env: MOCKIDP_PUBLIC_URL]",
 )
 @click.option(
+    "--allowed-hosts", envvar="MOCKIDP_ALLOWED_HOSTS", default="",
+    help="Comma-separated host names the control API and dashboard answer on, besides "
+    "loopback names, the public URL's host and the bound host (e.g. 'mockidp' for containers "
+    "calling http://mockidp:8080/_mockidp/; '*' for any).  Without a control token, other "
+    "Host names are refused, against DNS rebinding.  [env: MOCKIDP_ALLOWED_HOSTS]",
+)
+@click.option(
     "--control-token", envvar="MOCKIDP_CONTROL_TOKEN", default=None,
     help="Require 'Authorization: Bearer TOKEN' on the /_mockidp/ control API.  "
     "[env: MOCKIDP_CONTROL_TOKEN]",
@@ -135,9 +142,9 @@ def main() -> None:
 )
 def serve(
     host: str, port: int, config: str | None, keys_dir: str | None,
-    interactive_login: bool | None, public_url: str | None, control_token: str | None,
-    control: bool, tls: bool, tls_cert: str | None, tls_key: str | None,
-    clock_skew: float | None, server_name: str, log_level: str,
+    interactive_login: bool | None, public_url: str | None, allowed_hosts: str,
+    control_token: str | None, control: bool, tls: bool, tls_cert: str | None,
+    tls_key: str | None, clock_skew: float | None, server_name: str, log_level: str,
 ) -> None:
     """Run the provider until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -148,7 +155,8 @@ def serve(
         idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir,
                       interactive_login=interactive_login, control=control,
                       control_token=control_token, public_url=public_url, tls=tls,
-                      tls_cert=tls_cert, tls_key=tls_key)
+                      tls_cert=tls_cert, tls_key=tls_key,
+                      allowed_hosts=[h for h in allowed_hosts.split(",") if h.strip()])
         if clock_skew is not None:
             idp.set_clock(skew=clock_skew)
         idp.load_keys()  # a bad key file stops start-up here, naming the file

@@ -64,6 +64,7 @@ class Provider:
         public_url: str | None = None,
         control: bool = True,
         control_token: str | None = None,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         settings = load_settings(config)
         public = public_url if public_url is not None else settings.public_url
@@ -79,6 +80,13 @@ class Provider:
         self.public_url = public.rstrip("/") if public else None
         self.control = control  # the /_mockidp/ control API and the dashboard are served
         self.control_token = control_token or None
+        hosts = (*settings.allowed_hosts, *allowed_hosts)
+        if isinstance(allowed_hosts, str) or not all(isinstance(h, str) and h for h in hosts):
+            raise MockIdPError(f"allowed_hosts: expected a list of host names, got "
+                               f"{allowed_hosts!r}")
+        # Host names the control API and dashboard answer, besides loopback and the public
+        # URL's host (against DNS rebinding); "*" is any
+        self.allowed_hosts = frozenset(h.strip().lower() for h in hosts)
         self.clock = Clock()
         self.rules = RuleBook()
         self.journal = Journal(settings.journal_size)

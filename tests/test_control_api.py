@@ -799,7 +799,7 @@ def test_reset_drops_what_was_added(idp: MockIdP) -> None:
     assert ctl(idp, "POST", "/clock", json={"skew": 500}).status_code == 200
     assert client_credentials(idp, "c9", "wrong").status_code == 401
 
-    reset = ctl(idp, "POST", "/reset")
+    reset = ctl(idp, "POST", "/reset", json={})
     assert reset.status_code == 200
     assert reset.json() == {"status": "reset"}
     assert ctl(idp, "GET", "/users").json() == {"users": []}
@@ -913,7 +913,7 @@ ROUTE_NASTY: list[tuple[str, str, bytes]] = [
 def check_survives(idp: MockIdP, route: str, raw: bytes, content_type: str) -> list[str]:
     """POST ``raw`` to ``route``; what went wrong, if anything (empty: nothing)."""
     failures = []
-    ctl(idp, "POST", "/reset")
+    ctl(idp, "POST", "/reset", json={})
     headers = {"Content-Type": content_type} if content_type else {}
     response = requests.post(idp.url + PREFIX + route, data=raw, headers=headers,
                              timeout=TIMEOUT)
@@ -932,7 +932,7 @@ def check_survives(idp: MockIdP, route: str, raw: bytes, content_type: str) -> l
                         f"health {health.status_code}, token {token.status_code}")
     if "NaN" in clock.text or "Infinity" in clock.text:
         failures.append(f"after POST {route}: GET /clock is not JSON: {clock.text}")
-    ctl(idp, "POST", "/reset")
+    ctl(idp, "POST", "/reset", json={})
     return failures
 
 
@@ -1040,7 +1040,7 @@ def test_config_rules_and_clock_apply_and_come_back_after_reset(tmp_path: Path) 
         assert ctl(configured, "GET", "/clock").json()["offset"] == pytest.approx(30, abs=5)
         assert client_credentials(configured).status_code == 503  # fires again
         # The HTTP reset does the same.
-        assert ctl(configured, "POST", "/reset").status_code == 200
+        assert ctl(configured, "POST", "/reset", json={}).status_code == 200
         assert ctl(configured, "GET", "/rules/outage").json()["fired"] == 0
         token = client_credentials(configured)
         assert token.status_code == 503

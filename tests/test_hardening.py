@@ -154,3 +154,124 @@ def test_live_credentials_are_masked_in_the_journal_and_dashboard(mockidp: MockI
     board = str(mockidp.dashboard())
     for secret in (refresh, access, "s3cret"):
         assert secret not in page and secret not in board
+
+
+# -- no page of another site, and no DNS-rebinding host, can script the control API ---------
+
+def control(idp: MockIdP, method: str, path: str, **kwargs: object) -> requests.Response:
+    return requests.request(method, f"{idp.url}/_mockidp{path}", timeout=10,
+                            **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://evil.example"},
+    {"Origin": "http://evil.example", "Content-Type": "application/json"},
+    {"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
+    {"Origin": "null", "Content-Type": "text/plain"},
+])
+def test_a_cross_site_post_cannot_reset_or_approve(mockidp: MockIdP,
+                                                   headers: dict[str, str]) -> None:
+    mockidp.add_user("kept")
+    kids = [k["kid"] for k in mockidp.jwks()["keys"]]
+    for path in ("/reset", "/keys/rotate", "/device/approve", "/users"):
+        answer = control(mockidp, "POST", path, headers=headers,
+                         data=b"{}" if "json" in headers.get("Content-Type", "") else b"")
+        assert answer.status_code in (400, 403), (path, answer.status_code)
+        assert answer.json()["error"] in ("access_denied", "invalid_request")
+    assert "kept" in mockidp.users()
+    assert [k["kid"] for k in mockidp.jwks()["keys"]] == kids  # no rotation
+    assert mockidp.calls(endpoint="token") == []
+
+
+def test_an_empty_or_form_post_from_the_same_origin_is_refused_too(mockidp: MockIdP) -> None:
+    mockidp.add_user("kept")
+    empty = control(mockidp, "POST", "/reset")
+    form = control(mockidp, "POST", "/device/deny", data={"user_code": "x"})
+    for answer in (empty, form):
+        assert answer.status_code == 400
+        assert "application/json" in answer.json()["error_description"]
+    assert "kept" in mockidp.users()
+    assert control(mockidp, "POST", "/reset", json={}).status_code == 200
+    assert "kept" not in mockidp.users()
+
+
+def test_a_same_origin_json_post_is_answered(mockidp: MockIdP) -> None:
+    own = mockidp.url
+    answer = control(mockidp, "POST", "/users", json={"id": "ann"},
+                     headers={"Origin": own, "Sec-Fetch-Site": "same-origin"})
+    assert answer.status_code == 201
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/users"), ("POST", "/mint"),
+                                              ("GET", "/journal")])
+def test_a_rebinding_host_gets_nothing(mockidp: MockIdP, method: str, path: str) -> None:
+    answer = control(mockidp, method, path, json={} if method == "POST" else None,
+                     headers={"Host": f"attacker.example:{mockidp.url.rsplit(':', 1)[1]}"})
+    assert answer.status_code == 403
+    assert "attacker.example" in answer.json()["error_description"]
+    assert "MOCKIDP_ALLOWED_HOSTS" in answer.json()["error_description"]
+    page = requests.get(f"{mockidp.url}/", headers={"Host": "attacker.example"}, timeout=10)
+    assert page.status_code == 403 and "<html" in page.text.lower()
+
+
+def test_the_protocol_answers_any_host(mockidp: MockIdP) -> None:
+    # containers reach the provider as http://mockidp:8080: the protocol is not guarded
+    answer = requests.get(f"{mockidp.issuer_url()}/jwks", headers={"Host": "mockidp:8080"},
+                          timeout=10)
+    assert answer.status_code == 200
+
+
+def test_allowed_hosts_and_loopback_names_are_answered() -> None:
+    with MockIdP({"allowed_hosts": ["from-config"]}, allowed_hosts=["mockidp"]) as idp:
+        port = idp.url.rsplit(":", 1)[1]
+        for host in ("mockidp", "MockIdP", "from-config", "localhost", "app.localhost",
+                     "127.0.0.2", "[::1]"):
+            answer = control(idp, "GET", "/users", headers={"Host": f"{host}:{port}"})
+            assert answer.status_code == 200, host
+        assert control(idp, "GET", "/users", headers={"Host": "other"}).status_code == 403
+    with MockIdP(public_url="https://idp.test", allowed_hosts=["*"]) as idp:
+        assert control(idp, "GET", "/users", headers={"Host": "anything"}).status_code == 200
+    with MockIdP(public_url="https://idp.test:8443") as idp:
+        assert control(idp, "GET", "/users",
+                       headers={"Host": "idp.test:8443"}).status_code == 200
+
+
+def test_a_bad_allowed_hosts_value_names_the_field(tmp_path: object) -> None:
+    with pytest.raises(MockIdPError, match="allowed_hosts"):
+        MockIdP({"allowed_hosts": [1]})
+    with pytest.raises(MockIdPError, match="allowed_hosts"):
+        MockIdP(allowed_hosts="mockidp")
+
+
+def test_with_a_control_token_the_token_is_the_protection() -> None:
+    with MockIdP(control_token="t0ken") as idp:
+        bearer = {"Authorization": "Bearer t0ken", "Origin": "http://tools.example",
+                  "Host": "mockidp"}
+        assert control(idp, "POST", "/users", json={"id": "x"},
+                       headers=bearer).status_code == 201
+        assert control(idp, "POST", "/reset", headers={"Origin": "http://evil.example"},
+                       json={}).status_code == 401
+
+
+def test_serve_takes_allowed_hosts_from_the_environment() -> None:
+    import os
+    import re
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}
+    env.update(MOCKIDP_ALLOWED_HOSTS="mockidp, other", MOCKIDP_SERVER="werkzeug")
+    process = subprocess.Popen([sys.executable, "-m", "mockidp.cli", "serve", "--port", "0"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            found = re.search(r"Issuer:\s+(http://[^/]+)/", line)
+            if found:
+                base = found.group(1)
+                break
+        for host, status in (("mockidp", 200), ("other:1", 200), ("third", 403)):
+            answer = requests.get(f"{base}/_mockidp/users", headers={"Host": host}, timeout=10)
+            assert answer.status_code == status, host
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -101,7 +101,7 @@ def test_an_absolute_form_target_and_an_escaped_path_reach_their_routes(idp: Moc
         f"GET http://127.0.0.1:{port}/default/jwks HTTP/1.1\r\nHost: x\r\n\r\n").encode())
     assert status == 200 and b'"keys"' in body
     status, _, body = _exchange(
-        idp, b"DELETE /_mockidp/users/ann%40example.com HTTP/1.1\r\nHost: x\r\n\r\n")
+        idp, b"DELETE /_mockidp/users/ann%40example.com HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert status in (200, 204), body
     assert "ann@example.com" not in idp.issuer("default").users
 

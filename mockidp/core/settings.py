@@ -129,6 +129,7 @@ class Settings:
     issuers: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
     rules: tuple[Mapping[str, Any], ...] = ()
     public_url: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback
     clock: ClockSettings = field(default_factory=lambda: ClockSettings())
     journal_size: int = 1000
 
@@ -196,7 +197,7 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
     """Validate a config mapping; ``source`` names it in errors."""
     check = Checker(source)
     check.keys(data, (*ISSUER_KEYS, "users", "clients", "issuers", "rules", "clock",
-                      "journal_size", "public_url"), "")
+                      "journal_size", "public_url", "allowed_hosts"), "")
     base = issuer_fields(check, data, "")
     all_users = users(check, data.get("users", {}), "users")
     all_clients = clients(check, data.get("clients", {}), "clients")
@@ -227,6 +228,7 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
         issuers=MappingProxyType(issuers),
         rules=tuple(rules),
         public_url=check.url(data["public_url"], "public_url") if "public_url" in data else None,
+        allowed_hosts=check.strings(data.get("allowed_hosts", []), "allowed_hosts"),
         clock=parse_clock(data.get("clock", {}), check.source + ": clock"),
         journal_size=journal_size,
     )

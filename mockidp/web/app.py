@@ -19,6 +19,7 @@ from mockidp.http.body import BodyTooLarge, refuse_oversized
 from mockidp.http.wire import MAX_BODY_BYTES, SERVER_ERROR_BODY, error_parts
 from mockidp.provider import Provider
 from mockidp.web.control import create_control_blueprint
+from mockidp.web.guard import refusal
 from mockidp.web.pages import Pages
 from mockidp.web.paths import PAGE_PATHS, FlaskPaths
 from mockidp.web.render import error_page, json_response
@@ -68,6 +69,22 @@ def flask_app(idp: Provider) -> Flask:
             refuse_oversized(request.environ)
         except BodyTooLarge:
             raise RequestEntityTooLarge() from None
+
+    @app.before_request
+    def guard() -> Response | None:
+        """Without a control token, no other site or rebinding host may script the provider
+        (`mockidp.web.guard`): 403, as JSON for the control API, as a page for people."""
+        if idp.control_token is not None or request.routing_exception is not None:
+            return None  # the token protects it; a 404 or 405 answers as it is
+        refused = refusal(request.method, request.path, dict(request.headers),
+                          request.scheme, idp.allowed_hosts, idp.public_url)
+        if refused is None:
+            return None
+        status, error, why = refused
+        if _is_page(request.endpoint, request.path):
+            return error_page(pages, error, why, status)
+        return json_response({"error": error, "error_description": why}, status,
+                             no_store=True)
 
     @app.errorhandler(HTTPException)
     def on_http_error(error: HTTPException) -> Response:

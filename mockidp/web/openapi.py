@@ -222,6 +222,9 @@ def _op(summary: str, responses: dict[str, Any], body: str | None = None,
                                   "field")
     if protected:
         documented["401"] = _json(_ref("Error"), "Missing or wrong control token")
+        documented["403"] = _json(_ref("Error"), "Without a control token: a Host that is not "
+                                  "loopback, the public URL's or an allowed host, or a "
+                                  "cross-origin change (access_denied)")
     if issuer:
         documented.setdefault("404", _json(_ref("Error"), "No such issuer (bad name)"))
     op: dict[str, Any] = {"summary": summary, "responses": documented}
@@ -253,8 +256,8 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/_mockidp/health": {"get": _op("Is the provider up", {"200": _json(_ref("Health"))},
                                         reads_input=False, protected=False)},
-        "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay)", ok_list,
-                                        reads_input=False)},
+        "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay); send {}",
+                                        ok_list)},
         "/_mockidp/openapi.json": {"get": _op("This document", ok_list, reads_input=False)},
         "/_mockidp/protocol-openapi.json": {"get": _op(
             "The OpenAPI description of the protocol endpoints (/{issuer}/...)", ok_list,
