@@ -156,3 +156,19 @@ def test_discovery_advertises_both_logout_channels(mockidp: MockIdP) -> None:
     for key in ("backchannel_logout_supported", "backchannel_logout_session_supported",
                 "frontchannel_logout_supported", "frontchannel_logout_session_supported"):
         assert doc[key] is True
+
+
+def test_naming_a_client_without_its_session_sends_it_nothing(
+    mockidp: MockIdP, receiver: Receiver, http: requests.Session
+) -> None:
+    # issue 11: endsession?client_id=X with no session POSTed a logout token to X's URL
+    mockidp.add_client("app", "s", redirect_uris=["http://localhost/cb"],
+                       backchannel_logout_uri=receiver.url)
+    for _ in range(3):
+        answer = requests.get(f"{mockidp.issuer_url()}/endsession",
+                              params={"client_id": "app"}, timeout=10)
+        assert answer.status_code == 200
+    assert receiver.tokens == []
+    sign_in(mockidp, http, "app")  # with its session, it is told
+    http.get(f"{mockidp.issuer_url()}/endsession", params={"client_id": "app"})
+    assert len(receiver.tokens) == 1

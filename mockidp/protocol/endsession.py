@@ -71,8 +71,7 @@ class EndSessionEndpoint(Endpoint):
                 return ErrorPage(400, "invalid_request",
                                  "post_logout_redirect_uri is not registered (strict)")
         issuer_url = self.exchanges.issuer_url(issuer.name, req.base_url)
-        frontchannel = self.notify_logout(call, issuer, issuer_url, req.session_id,
-                                           hint_sid, client_id)
+        frontchannel = self.notify_logout(call, issuer, issuer_url, req.session_id, hint_sid)
         target = None
         if redirect_uri is not None:
             query = urlencode([("state", state)]) if state is not None else ""
@@ -83,10 +82,10 @@ class EndSessionEndpoint(Endpoint):
         return SignedOutPage(issuer.name, change, frontchannel, target)
 
     def notify_logout(self, call: Call, issuer: Issuer, issuer_url: str,
-                       session_id: str | None, hint_sid: str | None,
-                       hint_client: str | None) -> tuple[str, ...]:
+                      session_id: str | None, hint_sid: str | None) -> tuple[str, ...]:
         """End the login session (from the cookie, else the id_token_hint's ``sid``), send
-        back-channel logout tokens, and return the front-channel URLs to load."""
+        back-channel logout tokens to the clients of that session, and return their
+        front-channel URLs to load."""
         now = self.clock.now()
         session = issuer.store.end_session(session_id)
         if session is None and hint_sid is not None:
@@ -94,9 +93,9 @@ class EndSessionEndpoint(Endpoint):
             session = issuer.store.end_session(found.id) if found is not None else None
         sid = session.sid if session is not None else hint_sid
         sub = session.sub if session is not None else call.user
+        # only the clients of the session being ended: a client named in the request alone
+        # gets no logout token (no request may make the provider POST to any URL it likes)
         clients = issuer.store.take_session_clients(sid) if sid is not None else set()
-        if hint_client:
-            clients.add(hint_client)
         frontchannel: list[str] = []
         for client_id in sorted(clients):
             client = issuer.find_client(client_id)
