@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -275,3 +276,17 @@ def test_serve_takes_allowed_hosts_from_the_environment() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_check_config_refuses_one_string_where_a_list_of_urls_is_expected(
+        tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[clients.web]\nredirect_uris = "http://localhost/cb"\n')
+    done = subprocess.run([sys.executable, "-m", "mockidp.cli", "check-config", str(config)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    message = done.stdout + done.stderr
+    assert "clients.web.redirect_uris: expected a list" in message
+    assert '["http://localhost/cb"]' in message and "redirect_uris[0]" not in message
+    with pytest.raises(MockIdPError, match=r"grant_types: expected a list"):
+        MockIdP().add_client("app", grant_types="client_credentials")

@@ -94,6 +94,11 @@ class Checker:
         raise TypeError(f"{field.name}: no check for kind {kind!r}")
 
     def _items(self, field: Field, value: Any, path: str) -> tuple[str, ...]:
+        if isinstance(value, str) and field.kind in ("urls", "choices"):
+            # one string is not a list: say so at the field itself, not at an index [0]
+            # the user never wrote
+            raise self.fail(path, f"a list whose items are each {field.item_expected} "
+                            f"(for one, write [{json.dumps(value)}])", value)
         values = self.strings(value, path)
         if field.at_least_one and not values:
             raise self.fail(path, "at least one of " + ", ".join(field.choices), value)

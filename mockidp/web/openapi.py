@@ -57,6 +57,9 @@ def _shown(fields: Iterable[Field]) -> dict[str, Any]:
 
 SCHEMAS: dict[str, Any] = {
     "Error": _ERROR,
+    "NoArguments": {"type": "object", "description": "{}: the operation takes no arguments, "
+                    "but a POST to the control API is JSON (no page of another site can send "
+                    "one without a preflight)"},
     "Health": {"type": "object", "required": ["status"],
                "properties": {"status": {"const": "ok"}, "version": {"type": "string"},
                               "issuers": {"type": "array", "items": {"type": "string"}}}},
@@ -256,8 +259,8 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/_mockidp/health": {"get": _op("Is the provider up", {"200": _json(_ref("Health"))},
                                         reads_input=False, protected=False)},
-        "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay); send {}",
-                                        ok_list)},
+        "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay)", ok_list,
+                                        "NoArguments", {})},
         "/_mockidp/openapi.json": {"get": _op("This document", ok_list, reads_input=False)},
         "/_mockidp/protocol-openapi.json": {"get": _op(
             "The OpenAPI description of the protocol endpoints (/{issuer}/...)", ok_list,
