@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -202,24 +203,35 @@ def serve(
     lines.append("Any other issuer is created on first use: " + base
                  + profile.mount.replace("{issuer}", "{name}"))
     if control:
-        protection = "bearer token required" if control_token else "no token: anyone on this " \
-            "address can script it"
-        lines.append(f"Control:   {base}/_mockidp/ ({protection})")
+        protection = "bearer token required" if control_token else "no token: loopback, the " \
+            "public URL's host and allowed hosts may script it"
+        lines.append(f"Control:   {base}/_mockidp/ ({protection}; OpenAPI: "
+                     f"{base}/_mockidp/openapi.json)")
+        lines.append(f"Dashboard: {base}/")
     if host not in ("127.0.0.1", "localhost", "::1"):
         lines.append(f"Listening on {host}: reachable from other machines.")
-    lines.append(f"Server:    {'granian' if server is None else 'werkzeug'}")
+    lines.append(f"Server:    {'granian' if server is None else 'werkzeug'}; stop it with "
+                 "Ctrl-C (SIGINT) or SIGTERM")
     if server is None:
         # printed once the port accepts connections (granian binds in its own time)
         servers.run_granian(idp, host, bound_port, banner=lines)
         return
     click.echo("\n".join(lines))
     sys.stdout.flush()
+    # a background job (`mockidp serve &`) starts with SIGINT ignored: stop on both, always
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGINT and SIGTERM end `serve` cleanly (the server closes its socket)."""
+    raise KeyboardInterrupt
 
 
 def _claim_value(raw: str) -> Any:

@@ -290,3 +290,37 @@ def test_check_config_refuses_one_string_where_a_list_of_urls_is_expected(
     assert '["http://localhost/cb"]' in message and "redirect_uris[0]" not in message
     with pytest.raises(MockIdPError, match=r"grant_types: expected a list"):
         MockIdP().add_client("app", grant_types="client_credentials")
+
+
+def test_the_banner_control_url_answers_with_the_routes(mockidp: MockIdP) -> None:
+    index = requests.get(f"{mockidp.url}/_mockidp/", timeout=10)
+    assert index.status_code == 200
+    body = index.json()
+    assert body["openapi"] == "/_mockidp/openapi.json" and body["dashboard"] == "/"
+    assert "POST /_mockidp/reset" in body["routes"] and "GET /_mockidp/users" in body["routes"]
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_serve_stops_on_sigint_and_sigterm_even_started_in_the_background(stop: str) -> None:
+    import os
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp.cli", "serve", "--port", "0", "--server", "werkzeug"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # what `mockidp serve &` in a script does: the job starts with SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert process.stdout is not None
+    banner = []
+    for line in process.stdout:
+        banner.append(line)
+        if line.startswith("Server:"):
+            break
+    assert any(line.startswith("Dashboard:") for line in banner)
+    assert "Ctrl-C" in banner[-1]
+    process.send_signal(getattr(signal, stop))
+    try:
+        assert process.wait(timeout=15) == 0
+    finally:
+        process.kill()

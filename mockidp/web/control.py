@@ -112,6 +112,16 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
         return json_response({"error": "invalid_request", "error_description": str(error)}, 400,
                              no_store=True)
 
+    @bp.get("/")
+    def index() -> Response:
+        """What the banner's ``Control:`` URL shows: the routes and where they are described."""
+        document = openapi_document()
+        routes = [f"{method.upper()} {path}" for path, item in document["paths"].items()
+                  for method in item]
+        return json_response({"service": "mockidp control API", "version": __version__,
+                              "openapi": PREFIX + "/openapi.json", "dashboard": "/",
+                              "routes": routes})
+
     @bp.get("/health")
     def health() -> Response:
         return json_response({"status": "ok", "version": __version__,

@@ -257,6 +257,8 @@ def openapi_document() -> dict[str, Any]:
     no_content = {"204": {"description": "Done"}}
     not_found = {"404": _json(_ref("Error"), "No such item")}
     paths: dict[str, Any] = {
+        "/_mockidp/": {"get": _op("The control API's routes and where they are described",
+                                  ok_list, reads_input=False)},
         "/_mockidp/health": {"get": _op("Is the provider up", {"200": _json(_ref("Health"))},
                                         reads_input=False, protected=False)},
         "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay)", ok_list,
