@@ -216,11 +216,11 @@ def serve(
         # printed once the port accepts connections (granian binds in its own time)
         servers.run_granian(idp, host, bound_port, banner=lines)
         return
-    click.echo("\n".join(lines))
-    sys.stdout.flush()
     # a background job (`mockidp serve &`) starts with SIGINT ignored: stop on both, always
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, _interrupt)
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
