@@ -99,7 +99,7 @@ class Provider:
         )
         self.exchanges = Exchanges(self.issuer, self._issuers.get, self.issuer_url_for,
                                    self.clock, self.rules, self.journal)
-        self.endpoints = endpoint_table(self.exchanges)
+        self.endpoints = endpoint_table(self.exchanges, lambda: self.control_token)
         self.reset()
 
     @property

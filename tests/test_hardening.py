@@ -324,3 +324,26 @@ def test_serve_stops_on_sigint_and_sigterm_even_started_in_the_background(stop: 
         assert process.wait(timeout=15) == 0
     finally:
         process.kill()
+
+
+def test_strict_mode_registration_needs_the_initial_access_token() -> None:
+    evil = {"redirect_uris": ["https://evil.example/steal"]}
+    with MockIdP({"strict": True}) as idp:  # no control token: registration is off
+        off = requests.post(f"{idp.issuer_url()}/register", json=evil, timeout=10)
+        assert off.status_code == 403 and off.json()["error"] == "access_denied"
+        assert not idp.clients()
+    with MockIdP({"strict": True}, control_token="iat-1") as idp:
+        anonymous = requests.post(f"{idp.issuer_url()}/register", json=evil, timeout=10)
+        assert anonymous.status_code == 401
+        assert anonymous.json()["error"] == "invalid_token"
+        assert "invalid_token" in anonymous.headers["WWW-Authenticate"]
+        wrong = requests.post(f"{idp.issuer_url()}/register", json=evil, timeout=10,
+                              headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and not idp.clients()
+        done = requests.post(f"{idp.issuer_url()}/register", timeout=10,
+                             json={"redirect_uris": ["https://app.example/cb"]},
+                             headers={"Authorization": "Bearer iat-1"})
+        assert done.status_code == 201 and done.json()["client_id"] in idp.clients()
+    with MockIdP() as idp:  # permissive: open registration, as before
+        assert requests.post(f"{idp.issuer_url()}/register", json=evil,
+                             timeout=10).status_code == 201

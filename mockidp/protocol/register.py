@@ -15,15 +15,18 @@ object included.  Metadata this server does not understand is ignored and not ec
 
 from __future__ import annotations
 
+import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mockidp.core.checks import client_from_args, is_absolute_url
 from mockidp.core.errors import (
     InvalidClientMetadata,
     InvalidRedirectUri,
+    InvalidToken,
     MockIdPError,
+    OAuthError,
 )
 from mockidp.core.fields import (
     CLIENT_AUTH_METHODS,
@@ -34,7 +37,7 @@ from mockidp.core.fields import (
 )
 from mockidp.core.model import Json, RegistrationRequest
 from mockidp.protocol import authz
-from mockidp.protocol.exchange import Call, Endpoint
+from mockidp.protocol.exchange import Call, Endpoint, Exchanges
 from mockidp.protocol.grants import GRANTS
 from mockidp.protocol.issuer import Issuer
 
@@ -188,15 +191,27 @@ def check_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
 
 
 class RegistrationEndpoint(Endpoint):
-    """RFC 7591 §3: register a client from its metadata; the §3.2.1 answer (sent 201)."""
+    """RFC 7591 §3: register a client from its metadata; the §3.2.1 answer (sent 201).
+
+    Open registration in permissive mode.  A strict issuer is protected by an initial access
+    token (RFC 7591 §3, sent as ``Authorization: Bearer``, RFC 6750 §2.1): the control token,
+    ``initial_access_token()``; without one, a strict issuer's registration is off.  So no
+    stranger can register a redirect URI of their own where redirect URIs are checked."""
 
     name = "register"
+
+    def __init__(self, exchanges: Exchanges,
+                 initial_access_token: Callable[[], str | None] = lambda: None) -> None:
+        super().__init__(exchanges)
+        self.initial_access_token = initial_access_token
 
     def answer(self, call: Call, issuer: Issuer, req: RegistrationRequest) -> Json:
         metadata = req.metadata if isinstance(req.metadata, dict) else {}
         scope = metadata.get("scope")
         self.exchanges.early_or_raise(call, tuple(scope.split()) if isinstance(scope, str)
                                       else ())
+        if issuer.settings.strict:
+            self.check_initial_access_token(req)
         if req.body_error is not None:
             raise InvalidClientMetadata(req.body_error)
         if not isinstance(req.metadata, dict):
@@ -221,3 +236,18 @@ class RegistrationEndpoint(Endpoint):
             answer["client_secret_expires_at"] = 0
         answer.update(echo)
         return Json(answer, 201)
+
+    def check_initial_access_token(self, req: RegistrationRequest) -> None:
+        """RFC 7591 §3: a strict issuer registers only with the initial access token; RFC 6750
+        §3.1 ``invalid_token`` (401) otherwise."""
+        expected = self.initial_access_token()
+        if expected is None:
+            raise OAuthError("dynamic registration is off for this strict issuer (set a "
+                             "control token to use it as the initial access token)",
+                             error="access_denied", status=403)
+        scheme, _, given = (req.authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                                 expected.encode()):
+            raise InvalidToken("a strict issuer registers clients with the initial access "
+                               "token only (RFC 7591 section 3): send 'Authorization: Bearer "
+                               "<token>'")

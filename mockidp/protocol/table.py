@@ -5,7 +5,7 @@ tables that map paths to them); `Provider.handle` looks a request's endpoint up 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from mockidp.protocol.approval import Approval
@@ -26,9 +26,12 @@ from mockidp.protocol.token import TokenEndpoint
 from mockidp.protocol.userinfo import UserinfoEndpoint
 
 
-def endpoint_table(exchanges: Exchanges) -> Mapping[str, Endpoint]:
+def endpoint_table(exchanges: Exchanges,
+                   initial_access_token: Callable[[], str | None] = lambda: None
+                   ) -> Mapping[str, Endpoint]:
     """One object per endpoint, sharing the exchange plumbing, the token checks, issuance
-    and the approval step (with consent as its explicit collaborator)."""
+    and the approval step (with consent as its explicit collaborator);
+    ``initial_access_token`` protects registration at strict issuers (RFC 7591 §3)."""
     checks = TokenChecks(exchanges)
     issuance = Issuance(exchanges)
     approval = Approval(exchanges, issuance, ConsentStep(exchanges))
@@ -47,6 +50,6 @@ def endpoint_table(exchanges: Exchanges) -> Mapping[str, Endpoint]:
         EndSessionEndpoint(exchanges),
         DeviceAuthorizationEndpoint(exchanges, checks),
         DeviceVerificationEndpoint(exchanges),
-        RegistrationEndpoint(exchanges),
+        RegistrationEndpoint(exchanges, initial_access_token),
     )
     return MappingProxyType({endpoint.name: endpoint for endpoint in endpoints})
