@@ -219,9 +219,9 @@ def serve(
     # a background job (`mockidp serve &`) starts with SIGINT ignored: stop on both, always
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, _interrupt)
-    click.echo("\n".join(lines))
-    sys.stdout.flush()
-    try:
+    try:  # a signal may come as soon as the banner is out
+        click.echo("\n".join(lines))
+        sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
         pass

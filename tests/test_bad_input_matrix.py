@@ -500,7 +500,7 @@ def test_wrong_methods_are_405_with_allow(mockidp: MockIdP, stored: Stored,
 
 
 UNKNOWN = ["/nothing-here", "/default/nope", "/default/token/extra", "/_mockidp/nope",
-           "/_mockidp/users/a/b", "/_mockidp", "/debugger/x", "/default/.well-known/nope",
+           "/_mockidp/users/a/b", "/debugger/x", "/default/.well-known/nope",
            "/.well-known/openid-configuration", "/default/authorize/login/x"]
 
 
