@@ -36,6 +36,7 @@ from mockidp.protocol.device import answer_device, approval_claims
 from mockidp.protocol.exchange import Exchanges
 from mockidp.protocol.issuer import Issuer
 from mockidp.protocol.minting import mint_claims
+from mockidp.protocol.outbound import Outbound
 from mockidp.protocol.table import endpoint_table
 from mockidp.scripting.dashboard import JOURNAL_LIMIT, dashboard_data, issuer_data
 from mockidp.scripting.rules import Rule, RuleBook, parse_rule
@@ -92,6 +93,7 @@ class Provider:
         self.journal = Journal(settings.journal_size)
         self._issuers: dict[str, Issuer] = {}
         self._lock = threading.Lock()
+        self.outbound = Outbound()  # the provider's own requests, bounded (all issuers)
         self._baseline_rules = tuple(
             parse_rule({"id": f"config-{i + 1}", **spec}, f"{settings.source}: rules[{i}]",
                        tuple(BAD_TOKEN_KINDS))
@@ -163,7 +165,8 @@ class Provider:
             if found is None:
                 if len(self._issuers) >= MAX_ISSUERS:
                     raise NotFound(f"too many issuers (at most {MAX_ISSUERS})")
-                found = Issuer(name, self.settings.issuer(name), self.keys_dir)
+                found = Issuer(name, self.settings.issuer(name), self.keys_dir,
+                               outbound=self.outbound)
                 self._issuers[name] = found
             return found
 

@@ -347,3 +347,46 @@ def test_strict_mode_registration_needs_the_initial_access_token() -> None:
     with MockIdP() as idp:  # permissive: open registration, as before
         assert requests.post(f"{idp.issuer_url()}/register", json=evil,
                              timeout=10).status_code == 201
+
+
+def test_chunked_bodies_reach_the_hot_endpoints_under_granian() -> None:
+    # issue 11: Go, Java and Node clients send bodies of unknown length chunked; granian
+    # used to hand the token endpoint an empty body ("missing 'grant_type'")
+    import os
+    import re
+    import socket
+
+    pytest.importorskip("granian")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp.cli", "serve", "--port", "0", "--server", "granian"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            found = re.search(r"Issuer:\s+http://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                port = int(found.group(1))
+                break
+        body = b"grant_type=client_credentials"
+        request = (b"POST /default/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"Authorization: Basic YTpi\r\nConnection: close\r\n"
+                   b"Content-Type: application/x-www-form-urlencoded\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n"
+                   + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+        data = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(request)
+            while chunk := sock.recv(65536):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 200"), data[:200]
+        assert b'"access_token"' in data
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_the_control_prefix_without_its_slash_leads_to_the_index(mockidp: MockIdP) -> None:
+    answer = requests.get(f"{mockidp.url}/_mockidp", timeout=10)
+    assert answer.status_code == 200 and answer.json()["service"] == "mockidp control API"
+    assert answer.history and answer.history[0].status_code == 308

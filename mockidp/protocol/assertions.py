@@ -26,12 +26,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from mockidp.core.errors import InvalidClient
 from mockidp.core.model import Client
 from mockidp.core.settings import SIGNING_ALGS
+from mockidp.protocol.outbound import Outbound, OutboundFailed
 from mockidp.tokens.jose import MalformedJose, b64url_decode, json_value
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 §2.2
@@ -42,9 +43,9 @@ ASYMMETRIC_ALGS: tuple[str, ...] = SIGNING_ALGS
 ASSERTION_ALGS: tuple[str, ...] = (*HMAC_ALGS, *ASYMMETRIC_ALGS)
 JWT_METHODS: tuple[str, ...] = ("client_secret_jwt", "private_key_jwt")
 LEEWAY = 60  # seconds of clock skew tolerated on exp, nbf and iat
-JWKS_TIMEOUT = 5.0  # seconds to fetch a client's jwks_uri
+JWKS_REFETCH = 10.0  # seconds: the window in which one jwks_uri is refetched for unknown
+REFETCH_BURST = 2  # keys at most this many times
 JWKS_TTL = 300.0  # seconds a fetched jwks_uri document is reused
-JWKS_MAX_BYTES = 512 * 1024
 JWKS_CACHE_SIZE = 64
 _ASYMMETRIC_KTY = frozenset({"RSA", "EC", "OKP"})
 
@@ -99,50 +100,56 @@ def peek_client_assertion(assertion: str) -> tuple[str, str]:
 
 
 # -- state: the jwks_uri cache (the jti replay cache is the issuer store's) ---------------
-def fetch_jwks(url: str, timeout: float = JWKS_TIMEOUT) -> list[Mapping[str, Any]]:
-    """GET a JWK Set (RFC 7517 §5) with `urllib`; `AssertionRejected` naming what failed."""
-    import urllib.error  # with http.client and ssl: loaded on the first fetch
-    import urllib.request
-
-    request = urllib.request.Request(
-        url, headers={"Accept": "application/jwk-set+json, application/json"})
+def fetch_jwks(url: str, outbound: Outbound) -> list[Mapping[str, Any]]:
+    """GET a JWK Set (RFC 7517 §5), bounded (`mockidp.protocol.outbound`); one generic
+    `AssertionRejected` whatever failed, so that no answer tells a closed port from an HTTP
+    error or a page that is not a JWK Set."""
+    unusable = AssertionRejected(f"jwks_uri {url} did not give a usable JWK Set (unreachable, "
+                                 "an error or redirect, too slow, too large, or not a JWK Set)")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read(JWKS_MAX_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        raise AssertionRejected(f"jwks_uri {url} answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise AssertionRejected(f"jwks_uri {url} could not be fetched: {reason}") from None
-    if len(body) > JWKS_MAX_BYTES:
-        raise AssertionRejected(f"jwks_uri {url} answered more than {JWKS_MAX_BYTES} bytes")
+        answer = outbound.request("GET", url, headers={
+            "Accept": "application/jwk-set+json, application/json"})
+    except OutboundFailed:
+        raise unusable from None
     try:
-        document = json.loads(body)
+        document = json.loads(answer.body)
     except ValueError:
-        raise AssertionRejected(f"jwks_uri {url} did not answer JSON") from None
+        raise unusable from None
     keys = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(keys, list):
-        raise AssertionRejected(f"jwks_uri {url} did not answer a JWK Set ({{'keys': [...]}})")
+        raise unusable
     return [k for k in keys if isinstance(k, dict)]
 
 
 class JwksCache:
     """Clients' ``jwks_uri`` documents, fetched on demand and reused for `JWKS_TTL` seconds
-    (real time: it saves network, it decides nothing).  At most `JWKS_CACHE_SIZE` URLs are
-    kept.  Thread-safe; fetches happen outside the lock."""
+    (real time: it saves network, it decides nothing).  A refetch asked for because a key is
+    unknown (the client may have rotated) happens at most `REFETCH_BURST` times per
+    `JWKS_REFETCH` seconds per URL: assertions with ever new ``kid`` values cannot make the
+    provider fetch on every request.  At most `JWKS_CACHE_SIZE` URLs are kept.  Thread-safe;
+    fetches happen outside the lock."""
 
-    def __init__(self, fetch: Callable[[str], list[Mapping[str, Any]]] = fetch_jwks) -> None:
+    def __init__(self, fetch: Callable[[str], list[Mapping[str, Any]]]) -> None:
         self._fetch = fetch
         self._lock = threading.Lock()
         self._documents: dict[str, tuple[float, list[Mapping[str, Any]]]] = {}
+        self._refetches: dict[str, list[float]] = {}
 
     def get(self, url: str, fresh: bool = False) -> tuple[list[Mapping[str, Any]], bool]:
-        """(keys, fetched now): the cached keys unless stale or ``fresh`` is asked for."""
-        if not fresh:
-            with self._lock:
-                cached = self._documents.get(url)
-            if cached is not None and time.monotonic() - cached[0] < JWKS_TTL:
+        """(keys, fetched now): the cached keys unless stale, or ``fresh`` is asked for and
+        the refetch budget of ``url`` allows it."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._documents.get(url)
+            if cached is not None and not fresh and now - cached[0] < JWKS_TTL:
                 return cached[1], False
+            if cached is not None and fresh:
+                recent = [t for t in self._refetches.get(url, ()) if now - t < JWKS_REFETCH]
+                if len(recent) >= REFETCH_BURST:
+                    return cached[1], False
+                self._refetches[url] = [*recent, now]
+                while len(self._refetches) > JWKS_CACHE_SIZE:
+                    self._refetches.pop(next(iter(self._refetches)))
         keys = self._fetch(url)
         with self._lock:
             self._documents.pop(url, None)
@@ -154,15 +161,16 @@ class JwksCache:
     def clear(self) -> None:
         with self._lock:
             self._documents.clear()
+            self._refetches.clear()
 
 
 class AssertionCaches:
     """An issuer's assertion state: the ``jti`` replay check (``(key, keep_until, now) ->
     first use?``, the issuer store's `first_use`) and the ``jwks_uri`` cache."""
 
-    def __init__(self, replay: Callable[[str, float, float], bool]) -> None:
+    def __init__(self, replay: Callable[[str, float, float], bool], outbound: Outbound) -> None:
         self.replay = replay
-        self.jwks = JwksCache()
+        self.jwks = JwksCache(partial(fetch_jwks, outbound=outbound))
 
     def clear(self) -> None:
         """Forget fetched documents (`Provider.reset`; used ``jti`` values go with the

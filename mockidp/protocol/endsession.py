@@ -106,7 +106,8 @@ class EndSessionEndpoint(Endpoint):
                 alg = (client.id_token_signed_response_alg or client.signing_alg
                        or issuer.settings.signing_alg)
                 token = sign(claims, issuer.keys.active(alg), "logout+jwt")
-                delivery = deliver(client.id, client.backchannel_logout_uri, token)
+                delivery = deliver(client.id, client.backchannel_logout_uri, token,
+                                   issuer.outbound)
                 call.note_token(f"logout_token:{client.id}", {
                     **claims, "delivered_status": delivery.status, "delivery_error":
                     delivery.error}, token)

@@ -17,6 +17,7 @@ from mockidp.profiles import Profile
 from mockidp.profiles.generic import GENERIC
 from mockidp.protocol.assertions import AssertionCaches
 from mockidp.protocol.dpop import Nonces
+from mockidp.protocol.outbound import Outbound
 from mockidp.tokens.keys import KeySet
 
 
@@ -29,7 +30,8 @@ class Issuer:
     """
 
     def __init__(self, name: str, settings: IssuerSettings, keys_dir: Path | None,
-                 store: IssuerStore | None = None, profile: Profile = GENERIC) -> None:
+                 store: IssuerStore | None = None, profile: Profile = GENERIC,
+                 outbound: Outbound | None = None) -> None:
         self.name = name
         self.settings = settings
         self.profile = profile  # where its endpoints live (paths come only from here)
@@ -40,7 +42,9 @@ class Issuer:
         self.documents: dict[str, dict[str, Any]] = {}  # discovery, per issuer URL
         self.dpop_nonces = Nonces()
         self.dpop_replay = partial(self.store.first_use, "dpop")  # RFC 9449 §11.1
-        self.assertions = AssertionCaches(partial(self.store.first_use, "assertion"))
+        self.outbound = outbound if outbound is not None else Outbound()  # bounded requests
+        self.assertions = AssertionCaches(partial(self.store.first_use, "assertion"),
+                                          self.outbound)
 
     @property
     def users(self) -> Mapping[str, User]:

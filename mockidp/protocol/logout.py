@@ -2,8 +2,9 @@
 token POSTed to each client's ``backchannel_logout_uri``) and Front-Channel Logout 1.0 (the
 signed-out page loads each client's ``frontchannel_logout_uri`` in an iframe).
 
-Delivery is synchronous with a short timeout, so a test can check its receiver right after
-the end-session answer; a client that cannot be reached does not stop the logout.
+Delivery is synchronous and bounded (`mockidp.protocol.outbound`: a wall-clock deadline, no
+redirects, a cap on requests in flight), so a test can check its receiver right after the
+end-session answer; a client that cannot be reached does not stop the logout.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from mockidp.protocol.outbound import Outbound, OutboundFailed
 from mockidp.tokens.claims import new_jti
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-DELIVERY_TIMEOUT = 3.0
 log = logging.getLogger("mockidp.logout")
 
 
@@ -44,26 +45,17 @@ class Delivery:
     error: str | None = None
 
 
-def deliver(client_id: str, uri: str, logout_token: str,
-            timeout: float = DELIVERY_TIMEOUT) -> Delivery:
-    """POST ``logout_token`` (form-encoded, §2.5) to ``uri``; never raises."""
-    import urllib.error  # with http.client and ssl: loaded on the first delivery
-    import urllib.request
-
+def deliver(client_id: str, uri: str, logout_token: str, outbound: Outbound) -> Delivery:
+    """POST ``logout_token`` (form-encoded, §2.5) to ``uri``; never raises.  A failure, for
+    whatever reason, is one generic ``error`` (no port scanning through the journal)."""
     body = urllib.parse.urlencode({"logout_token": logout_token}).encode("ascii")
-    request = urllib.request.Request(
-        uri, data=body, method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded",
-                 "Cache-Control": "no-store"},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Delivery(client_id, uri, response.status)
-    except urllib.error.HTTPError as exc:
-        return Delivery(client_id, uri, exc.code, f"HTTP {exc.code}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        log.debug("back-channel logout to %s failed: %s", uri, exc)
-        return Delivery(client_id, uri, None, str(getattr(exc, "reason", exc)))
+        answer = outbound.request("POST", uri, body, {
+            "Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-store"})
+    except OutboundFailed as exc:
+        log.debug("back-channel logout to client %s failed: %s", client_id, exc)
+        return Delivery(client_id, uri, None, "not delivered")
+    return Delivery(client_id, uri, answer.status)
 
 
 def frontchannel_url(uri: str, issuer_url: str, sid: str | None) -> str:
