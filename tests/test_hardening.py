@@ -390,3 +390,18 @@ def test_the_control_prefix_without_its_slash_leads_to_the_index(mockidp: MockId
     answer = requests.get(f"{mockidp.url}/_mockidp", timeout=10)
     assert answer.status_code == 200 and answer.json()["service"] == "mockidp control API"
     assert answer.history and answer.history[0].status_code == 308
+
+
+def test_the_delays_of_several_matching_rules_are_capped_together() -> None:
+    from mockidp.scripting.effects import MAX_DELAY
+    from mockidp.scripting.rules import RuleBook, RuleContext, parse_rule
+
+    book = RuleBook()
+    for i in range(4):
+        book.add(parse_rule({"id": f"slow-{i}", "endpoint": "token", "delay": 200,
+                             "times": "always"}))
+    context = RuleContext(issuer="default", endpoint="token", client_id=None,
+                          grant_type=None, scope=(), user=None, params={})
+    assert book.before(context).delay == MAX_DELAY == 300  # not 800
+    with pytest.raises(MockIdPError, match="at most 300 seconds"):
+        parse_rule({"endpoint": "token", "delay": 301})

@@ -25,6 +25,7 @@ from mockidp.core.model import EMPTY
 from mockidp.scripting.fields import FieldCheck
 from mockidp.tokens.claims import ClaimLayer
 
+MAX_DELAY = 300  # seconds: one rule's delay, and the sum of all delays one request sleeps
 CLAIM_TARGETS: tuple[str, ...] = ("access_token", "id_token", "userinfo")
 """The answers a rule's claims can shape (the keys of its ``claims`` object)."""
 EFFECT_FIELDS: tuple[str, ...] = ("claims", "error", "fault", "delay", "bad_token", "skew")
@@ -241,8 +242,8 @@ def parse_delay(check: FieldCheck, value: Any) -> DelayEffect:
                                "expected seconds, jitter")
     seconds = check.number(value.get("seconds", 0), ".delay.seconds")
     jitter = check.number(value.get("jitter", 0), ".delay.jitter")
-    if seconds + jitter > 300:
-        raise check.fail(".delay", "at most 300 seconds in all", seconds + jitter)
+    if seconds + jitter > MAX_DELAY:
+        raise check.fail(".delay", f"at most {MAX_DELAY} seconds in all", seconds + jitter)
     return DelayEffect(seconds, jitter)
 
 

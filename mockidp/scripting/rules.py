@@ -43,6 +43,7 @@ from mockidp.core.errors import MockIdPError
 from mockidp.scripting.effects import (
     CLAIM_TARGETS,
     EFFECT_FIELDS,
+    MAX_DELAY,
     NO_EARLY_ANSWER,
     NO_SHAPING,
     BadTokenEffect,
@@ -223,8 +224,9 @@ class RuleBook:
                 if rule.delay is not None:
                     delay += rule.delay.duration()
                 if rule.error is not None or rule.fault is not None:
-                    return EarlyAnswer(delay, rule.error, rule.fault, tuple(fired))
-            return EarlyAnswer(delay, None, None, tuple(fired))
+                    return EarlyAnswer(min(delay, MAX_DELAY), rule.error, rule.fault,
+                                       tuple(fired))
+            return EarlyAnswer(min(delay, MAX_DELAY), None, None, tuple(fired))
 
     def shaping(self, ctx: RuleContext, kinds: frozenset[str] = frozenset(CLAIM_TARGETS)
                 ) -> Shaping:
@@ -248,8 +250,8 @@ class RuleBook:
                     skew += rule.skew
                 if rule.delay is not None:
                     delay += rule.delay.duration()
-            return Shaping({k: tuple(v) for k, v in layers.items()}, bad, skew, delay,
-                           tuple(fired))
+            return Shaping({k: tuple(v) for k, v in layers.items()}, bad, skew,
+                           min(delay, MAX_DELAY), tuple(fired))
 
     def unfired(self, rules: Iterable[Rule] | None = None) -> list[Rule]:
         """Rules expected to fire that never did."""
