@@ -405,3 +405,14 @@ def test_the_delays_of_several_matching_rules_are_capped_together() -> None:
     assert book.before(context).delay == MAX_DELAY == 300  # not 800
     with pytest.raises(MockIdPError, match="at most 300 seconds"):
         parse_rule({"endpoint": "token", "delay": 301})
+
+
+def test_the_login_page_offers_users_below_only_when_there_are_some() -> None:
+    url = ("/authorize?client_id=web&response_type=code&scope=openid"
+           f"&redirect_uri={REDIRECT}")
+    with MockIdP({"interactive_login": True}) as idp:
+        page = requests.get(idp.issuer_url() + url, timeout=10).text
+        assert "type one and press Sign in." in page and "pick a user below" not in page
+    with MockIdP({"interactive_login": True, "users": {"alice": {}}}) as idp:
+        page = requests.get(idp.issuer_url() + url, timeout=10).text
+        assert "pick a user below" in page
