@@ -9,6 +9,7 @@ needs Flask or a socket.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import threading
 import weakref
@@ -22,6 +23,7 @@ from mockidp.core.settings import ISSUER_NAME, RESERVED_ISSUERS, Settings
 from mockidp.provider import DEFAULT_PORT, Provider
 
 MAX_PORT = 65535
+log = logging.getLogger("mockidp")
 
 if TYPE_CHECKING:
     import ssl
@@ -125,12 +127,16 @@ class MockIdP(Provider):
         of failing a request later.  Without one, keys are made on first use."""
         if self.keys_dir is None:
             return
-        names = {"default", *self.settings.issuers}
         if self.keys_dir.is_dir():
-            names |= {p.name for p in self.keys_dir.iterdir()
-                      if p.is_dir() and ISSUER_NAME.match(p.name)
-                      and p.name not in RESERVED_ISSUERS}
-        for name in sorted(names):
+            undeclared = sorted(p.name for p in self.keys_dir.iterdir()
+                                if p.is_dir() and ISSUER_NAME.match(p.name)
+                                and p.name not in RESERVED_ISSUERS and p.name not in self.declared)
+            if undeclared:
+                log.warning("mockidp: %d key folder(s) in %s belong to no declared issuer and "
+                            "are not loaded (%s%s); declare an issuer under [issuers] to keep "
+                            "its keys", len(undeclared), self.keys_dir, ", ".join(undeclared[:5]),
+                            ", ..." if len(undeclared) > 5 else "")
+        for name in sorted(self.declared):
             self.issuer(name).keys.ensure_all()
 
     def start(self) -> MockIdP:

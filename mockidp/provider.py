@@ -99,6 +99,8 @@ class Provider:
                        tuple(BAD_TOKEN_KINDS))
             for i, spec in enumerate(settings.rules)
         )
+        # ``default`` and the issuers of the config: kept by `reset`, keys kept in keys_dir
+        self.declared = frozenset({"default", *settings.issuers})
         self.exchanges = Exchanges(self.issuer, self._issuers.get, self.issuer_url_for,
                                    self.clock, self.rules, self.journal)
         self.endpoints = endpoint_table(self.exchanges, lambda: self.control_token)
@@ -137,7 +139,8 @@ class Provider:
     def reset(self) -> None:
         """Back to the config baseline: run-time users, clients and rules are dropped (config
         rules start over), codes, tokens, sessions and the journal are forgotten, the clock is
-        back to its configured state.  Keys stay."""
+        back to its configured state.  Issuers made on first use are forgotten (their keys
+        too); the declared ones and ``default`` keep their keys."""
         self.clock.reset()
         clock = self.settings.clock
         if clock.skew:
@@ -149,6 +152,9 @@ class Provider:
             self.rules.add(dataclasses.replace(rule, fired=0, misses=type(rule.misses)(maxlen=3),
                                                seen_endpoint=False))
         self.journal.clear()
+        with self._lock:
+            for name in [n for n in self._issuers if n not in self.declared]:
+                del self._issuers[name]  # in place: the exchanges hold this dict's lookup
         for issuer in list(self._issuers.values()):
             issuer.reset()
 
@@ -165,7 +171,10 @@ class Provider:
             if found is None:
                 if len(self._issuers) >= MAX_ISSUERS:
                     raise NotFound(f"too many issuers (at most {MAX_ISSUERS})")
-                found = Issuer(name, self.settings.issuer(name), self.keys_dir,
+                # only declared issuers keep their keys in the keys directory: one made
+                # on first use by any request must not leave files behind
+                keys_dir = self.keys_dir if name in self.declared else None
+                found = Issuer(name, self.settings.issuer(name), keys_dir,
                                outbound=self.outbound)
                 self._issuers[name] = found
             return found

@@ -416,3 +416,21 @@ def test_the_login_page_offers_users_below_only_when_there_are_some() -> None:
     with MockIdP({"interactive_login": True, "users": {"alice": {}}}) as idp:
         page = requests.get(idp.issuer_url() + url, timeout=10).text
         assert "pick a user below" in page
+
+
+def test_issuers_made_on_first_use_are_forgotten_by_reset_and_not_persisted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with MockIdP({"issuers": {"declared": {}}}, keys_dir=tmp_path) as idp:
+        for name in ("x1", "x2", "declared"):
+            assert requests.get(f"{idp.url}/{name}/jwks", timeout=10).status_code == 200
+        assert {"x1", "x2", "declared", "default"} <= set(idp.issuers())
+        idp.reset()
+        assert "x1" not in idp._issuers and "declared" in idp._issuers
+        assert set(idp.issuers()) == {"default", "declared"}
+    assert {p.name for p in tmp_path.iterdir()} == {"default", "declared"}
+    # a folder left by an older version is reported in one line, not loaded
+    (tmp_path / "old-anonymous").mkdir()
+    with caplog.at_level("WARNING", logger="mockidp"):
+        MockIdP(keys_dir=tmp_path).load_keys()
+    [line] = [r.getMessage() for r in caplog.records if "belong to no declared" in r.getMessage()]
+    assert "old-anonymous" in line
