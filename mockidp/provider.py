@@ -175,7 +175,7 @@ class Provider:
                 # on first use by any request must not leave files behind
                 keys_dir = self.keys_dir if name in self.declared else None
                 found = Issuer(name, self.settings.issuer(name), keys_dir,
-                               outbound=self.outbound)
+                               outbound=self.outbound, store_limit=self.settings.store_limit)
                 self._issuers[name] = found
             return found
 

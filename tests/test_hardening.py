@@ -434,3 +434,35 @@ def test_issuers_made_on_first_use_are_forgotten_by_reset_and_not_persisted(
         MockIdP(keys_dir=tmp_path).load_keys()
     [line] = [r.getMessage() for r in caplog.records if "belong to no declared" in r.getMessage()]
     assert "old-anonymous" in line
+
+
+def test_unauthenticated_requests_cannot_grow_the_stores_without_bound() -> None:
+    with MockIdP({"store_limit": 50, "interactive_login": True}) as idp:
+        token_url = f"{idp.issuer_url()}/token"
+        for i in range(120):
+            requests.post(token_url, auth=("anyone", "x"), timeout=10, data={
+                "grant_type": "password", "username": f"u{i}", "password": "p",
+                "scope": "openid offline_access"})
+            requests.get(f"{idp.issuer_url()}/authorize", timeout=10, allow_redirects=False,
+                         params={"client_id": "anyone", "response_type": "code",
+                                 "scope": "openid", "redirect_uri": REDIRECT,
+                                 "login_hint": f"u{i}"})
+            requests.get(f"{idp.issuer_url()}/authorize", timeout=10, allow_redirects=False,
+                         params={"client_id": "anyone", "response_type": "code",
+                                 "scope": "openid", "redirect_uri": REDIRECT})
+        counts = idp.issuer().store.counts()
+        for kind in ("refresh_tokens", "sessions", "codes", "interactions"):
+            assert 0 < counts[kind] <= 50, (kind, counts)
+        # the newest refresh token still works, and reuse still revokes its family
+        last = requests.post(token_url, auth=("anyone", "x"), timeout=10, data={
+            "grant_type": "password", "username": "z", "password": "p",
+            "scope": "offline_access"}).json()["refresh_token"]
+        used = {"grant_type": "refresh_token", "refresh_token": last}
+        new = requests.post(token_url, auth=("anyone", "x"), data=used, timeout=10).json()
+        assert requests.post(token_url, auth=("anyone", "x"), data=used,
+                             timeout=10).json()["error"] == "invalid_grant"
+        assert requests.post(token_url, auth=("anyone", "x"), timeout=10, data={
+            "grant_type": "refresh_token", "refresh_token": new["refresh_token"]}
+        ).json()["error"] == "invalid_grant"  # the family went with the reuse
+    with pytest.raises(MockIdPError, match="store_limit: expected a whole number >= 1"):
+        MockIdP({"store_limit": 0})

@@ -132,6 +132,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback
     clock: ClockSettings = field(default_factory=lambda: ClockSettings())
     journal_size: int = 1000
+    store_limit: int = 10_000  # records of each kind an issuer keeps (oldest go first)
 
     def issuer(self, name: str) -> IssuerSettings:
         """Effective settings for issuer ``name`` (declared or not)."""
@@ -197,7 +198,7 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
     """Validate a config mapping; ``source`` names it in errors."""
     check = Checker(source)
     check.keys(data, (*ISSUER_KEYS, "users", "clients", "issuers", "rules", "clock",
-                      "journal_size", "public_url", "allowed_hosts"), "")
+                      "journal_size", "store_limit", "public_url", "allowed_hosts"), "")
     base = issuer_fields(check, data, "")
     all_users = users(check, data.get("users", {}), "users")
     all_clients = clients(check, data.get("clients", {}), "clients")
@@ -220,6 +221,9 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
     journal_size = data.get("journal_size", 1000)
     if isinstance(journal_size, bool) or not isinstance(journal_size, int) or journal_size < 1:
         raise check.fail("journal_size", "a whole number >= 1", journal_size)
+    store_limit = data.get("store_limit", 10_000)
+    if isinstance(store_limit, bool) or not isinstance(store_limit, int) or store_limit < 1:
+        raise check.fail("store_limit", "a whole number >= 1", store_limit)
     return Settings(
         source=source,
         base=base,
@@ -231,6 +235,7 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
         allowed_hosts=check.strings(data.get("allowed_hosts", []), "allowed_hosts"),
         clock=parse_clock(data.get("clock", {}), check.source + ": clock"),
         journal_size=journal_size,
+        store_limit=store_limit,
     )
 
 

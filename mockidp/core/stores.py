@@ -97,6 +97,7 @@ class IssuerStore(Protocol):
 
 
 _SWEEP_EVERY = 256
+STORE_LIMIT = 10_000  # records of each kind per issuer (config: store_limit)
 
 
 T = TypeVar("T")
@@ -109,11 +110,15 @@ class _Expiring(Generic[T]):
         self.items: dict[str, T] = {}
         self._inserts = 0
 
-    def put(self, key: str, item: T, now: float) -> None:
+    def put(self, key: str, item: T, now: float, limit: int) -> None:
+        """Keep ``item``; past ``limit`` records, expired ones go first, then the oldest."""
+        self.items.pop(key, None)
         self.items[key] = item
         self._inserts += 1
-        if self._inserts % _SWEEP_EVERY == 0:
+        if self._inserts % _SWEEP_EVERY == 0 or len(self.items) > limit:
             self.sweep(now)
+        while len(self.items) > limit:
+            del self.items[next(iter(self.items))]  # insertion order: the oldest
 
     def get(self, key: str, now: float) -> T | None:
         item = self.items.get(key)
@@ -136,11 +141,18 @@ class _Expiring(Generic[T]):
 class MemoryStore:
     """`IssuerStore` in this process's memory.  Thread-safe.
 
-    ``users`` and ``clients`` are the configured ones: `clear` goes back to them."""
+    ``users`` and ``clients`` are the configured ones: `clear` goes back to them.  Each kind
+    of record (codes, refresh tokens, opaque tokens, sessions, interactions, pushed requests)
+    holds at most ``limit``; past it the oldest goes, so unauthenticated requests cannot grow
+    memory without bound.  Refresh tokens are indexed by grant family: reuse detection
+    revokes a family without scanning every token."""
 
     def __init__(self, users: Mapping[str, User] = MappingProxyType({}),
-                 clients: Mapping[str, Client] = MappingProxyType({})) -> None:
-        self._baseline = (users, clients)
+                 clients: Mapping[str, Client] = MappingProxyType({}),
+                 limit: int = STORE_LIMIT) -> None:
+        self._baseline = (users, clients, limit)
+        self.limit = limit
+        self._family_refresh: dict[str, set[str]] = {}  # grant family -> its refresh tokens
         self._users = users
         self._clients = clients
         self._people_lock = threading.Lock()
@@ -235,7 +247,7 @@ class MemoryStore:
     # -- authorization codes ------------------------------------------------------------------
     def put_code(self, code: str, record: CodeRecord, now: float) -> None:
         with self._lock:
-            self._codes.put(code, record, now)
+            self._codes.put(code, record, now, self.limit)
 
     def peek_code(self, code: str, now: float) -> CodeRecord | None:
         """The record of a live code, without redeeming it (for rule matching)."""
@@ -263,7 +275,13 @@ class MemoryStore:
         with self._lock:
             if record.family in self._revoked_families:
                 record.revoked = True  # the grant was revoked while this was being issued
-            self._refresh.put(token, record, now)
+            self._refresh.put(token, record, now, self.limit)
+            family = self._family_refresh.setdefault(record.family, set())
+            family.add(token)
+            if len(self._family_refresh) > 2 * self.limit:  # families whose tokens all went
+                self._family_refresh = {
+                    f: live for f, tokens in self._family_refresh.items()
+                    if (live := {t for t in tokens if t in self._refresh.items})}
 
     def get_refresh(self, token: str, now: float) -> RefreshRecord | None:
         """A live (not revoked, not expired) refresh token record."""
@@ -321,8 +339,9 @@ class MemoryStore:
         if len(self._revoked_families) >= 4096:
             self._revoked_families.pop(next(iter(self._revoked_families)))
         self._revoked_families[family] = None
-        for record in self._refresh.items.values():
-            if record.family == family:
+        for token in self._family_refresh.get(family, ()):
+            record = self._refresh.items.get(token)
+            if record is not None:
                 record.revoked = True
         for jti, expires_at in self._family_tokens.pop(family, ()):
             self._revoked[jti] = expires_at
@@ -331,7 +350,7 @@ class MemoryStore:
     def put_opaque(self, token: str, claims: Mapping[str, Any], expires_at: float,
                    now: float) -> None:
         with self._lock:
-            self._opaque.put(token, OpaqueToken(claims, expires_at), now)
+            self._opaque.put(token, OpaqueToken(claims, expires_at), now, self.limit)
 
     def get_opaque(self, token: str, now: float) -> Mapping[str, Any] | None:
         """The claims of a live opaque token (expired ones are forgotten)."""
@@ -353,7 +372,7 @@ class MemoryStore:
     # -- login sessions -----------------------------------------------------------------------
     def put_session(self, session: LoginSession, now: float) -> None:
         with self._lock:
-            self._sessions.put(session.id, session, now)
+            self._sessions.put(session.id, session, now, self.limit)
 
     def get_session(self, session_id: str | None, now: float) -> LoginSession | None:
         if not session_id:
@@ -392,7 +411,7 @@ class MemoryStore:
     # -- pending interactions (login page) ----------------------------------------------------
     def put_interaction(self, interaction: Interaction, now: float) -> None:
         with self._lock:
-            self._interactions.put(interaction.id, interaction, now)
+            self._interactions.put(interaction.id, interaction, now, self.limit)
 
     def get_interaction(self, interaction_id: str, now: float) -> Interaction | None:
         with self._lock:
@@ -408,7 +427,7 @@ class MemoryStore:
     # -- pushed authorization requests (RFC 9126) ---------------------------------------------
     def put_pushed(self, request_uri: str, pushed: PushedRequest, now: float) -> None:
         with self._lock:
-            self._pushed.put(request_uri, pushed, now)
+            self._pushed.put(request_uri, pushed, now, self.limit)
 
     def take_pushed(
         self, request_uri: str, client_id: str | None, now: float

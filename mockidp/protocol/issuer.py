@@ -12,7 +12,7 @@ from typing import Any
 
 from mockidp.core.model import Client, User
 from mockidp.core.settings import IssuerSettings
-from mockidp.core.stores import IssuerStore, MemoryStore
+from mockidp.core.stores import STORE_LIMIT, IssuerStore, MemoryStore
 from mockidp.profiles import Profile
 from mockidp.profiles.generic import GENERIC
 from mockidp.protocol.assertions import AssertionCaches
@@ -31,13 +31,13 @@ class Issuer:
 
     def __init__(self, name: str, settings: IssuerSettings, keys_dir: Path | None,
                  store: IssuerStore | None = None, profile: Profile = GENERIC,
-                 outbound: Outbound | None = None) -> None:
+                 outbound: Outbound | None = None, store_limit: int = STORE_LIMIT) -> None:
         self.name = name
         self.settings = settings
         self.profile = profile  # where its endpoints live (paths come only from here)
         self.keys = KeySet(name, keys_dir)
         self.store: IssuerStore = store if store is not None else MemoryStore(
-            settings.users, settings.clients)
+            settings.users, settings.clients, store_limit)
         self._adhoc: dict[str, Client] = {}
         self.documents: dict[str, dict[str, Any]] = {}  # discovery, per issuer URL
         self.dpop_nonces = Nonces()
