@@ -466,3 +466,28 @@ def test_unauthenticated_requests_cannot_grow_the_stores_without_bound() -> None
         ).json()["error"] == "invalid_grant"  # the family went with the reuse
     with pytest.raises(MockIdPError, match="store_limit: expected a whole number >= 1"):
         MockIdP({"store_limit": 0})
+
+
+def test_a_rotation_cut_between_its_two_writes_leaves_one_active_key(tmp_path: Path) -> None:
+    import shutil
+
+    import jwt as pyjwt
+
+    first = MockIdP(keys_dir=tmp_path)
+    first.load_keys()
+    thumb = next(k["kid"] for k in first.jwks()["keys"] if k["alg"] == "RS256")
+    # the state a kill -9 leaves after rotate()'s first write: the old key copied to
+    # previous/, the active file not yet replaced
+    previous = tmp_path / "default" / "previous"
+    previous.mkdir(exist_ok=True)
+    shutil.copy(tmp_path / "default" / "rsa.pem", previous / f"rsa-{thumb}.pem")
+    with MockIdP(keys_dir=tmp_path) as restarted:
+        kids = [k["kid"] for k in restarted.jwks()["keys"]]
+        assert len(kids) == len(set(kids)), kids  # each kid once
+        restarted.retire_keys()  # "retire all" retires rotated-out keys only
+        token = restarted.mint("alice", audience="api")
+        jwks = pyjwt.PyJWKClient(f"{restarted.issuer_url()}/jwks")
+        key = jwks.get_signing_key_from_jwt(token)
+        assert pyjwt.decode(token, key.key, algorithms=["RS256"], audience="api")["sub"] == \
+            "alice"
+    assert not list(previous.glob("rsa-*.pem"))  # the stale copy is gone

@@ -17,6 +17,7 @@ restarted provider keeps validating what it issued before.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -229,6 +230,7 @@ class KeySet:
         self._retired: dict[str, KeyPair] = {}
         self._stray: dict[str, KeyPair] = {}
         self._loaded_previous = False
+        self._previous_files: dict[str, Path] = {}  # thumbprint -> its file in previous/
 
     # -- files --------------------------------------------------------------------------------
     def _folder(self) -> Path | None:
@@ -248,6 +250,7 @@ class KeySet:
                 raise MockIdPError(f"{path}: expected a name like 'rsa-<thumbprint>.pem'")
             pair = load_key_file(path, family)
             self._previous.setdefault(family, []).append(pair)
+            self._previous_files[pair.thumbprint] = path
             self._index(pair)
 
     def _index(self, pair: KeyPair) -> None:
@@ -269,9 +272,23 @@ class KeySet:
             if pair is None:
                 self._load_previous()
                 pair = self._load_or_create(family)
+                self._drop_stale_copies(family, pair)
                 self._active[family] = pair
                 self._index(pair)
             return pair
+
+    def _drop_stale_copies(self, family: str, active: KeyPair) -> None:
+        """A rotation stopped between its two writes (the old key copied to ``previous/``, the
+        new one not yet written) leaves the active key in ``previous/`` too: the active file
+        wins and the copy goes, so the JWKS lists each kid once and retiring the rotated-out
+        keys never retires the active one (caller holds the lock)."""
+        copies = [p for p in self._previous.get(family, []) if p.thumbprint == active.thumbprint]
+        for pair in copies:
+            self._previous[family].remove(pair)
+            path = self._previous_files.pop(pair.thumbprint, None)
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     def _load_or_create(self, family: str) -> KeyPair:
         folder = self._folder()
