@@ -1091,9 +1091,9 @@ def print_memory(results: dict[str, Any], profile: Profile, gen: LoadGenerator) 
     for name, r in results.items():
         if r.get("after_control_call_mib") is not None:
             print(f"   {name}: {r['after_control_call_mib']:.1f} MiB after one more request, to "
-                  "the control API (GET /_mockidp/rules): the Flask layer (pages, control API, "
-                  "CORS) is made on the first request the fast front passes on, which the "
-                  "token load above never sends")
+                  "the control API (GET /_mockidp/rules): the Flask layer (control API, "
+                  "dashboard) is made on the first request the protocol adapter passes on, "
+                  "which the token load above never sends")
     print("   the target is checked on VmRSS for a one-process server, and for several processes"
           "\n   on their resident pages counted once (their VmRSS sum counts every page a forked"
           "\n   worker still shares with its parent twice): the largest Rss of one process plus"

@@ -233,7 +233,7 @@ class Provider:
 
     # -- rules --------------------------------------------------------------------------------
     def add_rule(self, spec: Mapping[str, Any] | None = None, **fields: Any) -> Rule:
-        """Add a rule (see `mockidp.rules` for the shape); returns it (``rule.id``).
+        """Add a rule (see `mockidp.scripting.rules` for the shape); returns it (``rule.id``).
 
         ``add_rule(endpoint="token", error="invalid_grant")`` and
         ``add_rule({"match": {"endpoint": "token"}, "error": {"error": "invalid_grant"}})``
@@ -329,7 +329,7 @@ class Provider:
     # -- dashboard and token debugger -----------------------------------------------------------
     def dashboard(self, base_url: str | None = None, limit: int = JOURNAL_LIMIT
                   ) -> dict[str, Any]:
-        """The provider's state as plain data (`mockidp.dashboard`): issuers with their
+        """The provider's state as plain data (`mockidp.scripting.dashboard`): issuers with their
         discovery and JWKS URLs (under ``base_url``, unless a public URL is set), users,
         clients (no secrets), rules with fired counts, the clock and the last ``limit``
         journal entries, newest first, with every minted token's header and claims."""
@@ -345,7 +345,7 @@ class Provider:
                               limit)
 
     def inspect_token(self, token: Any, base_url: str | None = None) -> dict[str, Any]:
-        """The token debugger (`mockidp.tokeninfo`): the token's header and claims, whether
+        """The token debugger (`mockidp.tokens.inspect`): the token's header and claims, whether
         its signature verifies and with which issuer's key (kid, alg), its validity on the
         provider clock, and a verdict (``valid``, ``invalid``, ``malformed``) with the
         reasons.  Never raises: garbage gets an answer saying what is wrong with it.

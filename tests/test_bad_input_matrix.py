@@ -1,7 +1,7 @@
 """Every route against every kind of malformed input: a clear 4xx, the server stays up, nothing
 stored is lost.
 
-The routes come from `mockidp.model.ENDPOINTS` and the generic profile (the protocol) and
+The routes come from `mockidp.core.model.ENDPOINTS` and the generic profile (the protocol) and
 from the Flask app's URL map (the control API under ``/_mockidp/``, the pages ``/`` and
 ``/debugger``, anything added later), so a new route is covered without touching this file.
 For each one: a malformed Basic header, bytes that are not UTF-8 in the body and in the query
@@ -72,7 +72,7 @@ class Route:
     methods: tuple[str, ...]
     kind: str  # protocol | browser | control | page
     endpoints: tuple[str, ...]  # Flask endpoint names of every rule on the path
-    cors: bool = False  # browsers may call it cross-origin (`mockidp.model.Endpoint.cors`)
+    cors: bool = False  # browsers may call it cross-origin (`mockidp.core.model.Endpoint.cors`)
 
     @property
     def html(self) -> bool:

@@ -5,9 +5,9 @@
   scope → rule layers → per-call overrides → time stamps); configured client and user claims
   never change a protected claim; a later layer wins; deletions delete; time stamps are filled
   only when no layer set or deleted them.
-- Rule matching (`mockidp.rules`): a rule built from a request's own fields matches it; changing
-  any one matched field makes it miss with a reason naming that field; regular expressions match
-  exactly what `re.fullmatch` matches; ``times`` = n fires exactly n times.
+- Rule matching (`mockidp.scripting.rules`): a rule built from a request's own fields matches
+  it; changing any one matched field makes it miss with a reason naming that field; regular
+  expressions match exactly what `re.fullmatch` matches; ``times`` = n fires exactly n times.
 
 Runs are deterministic (derandomized, no example database) and bounded; set
 ``MOCKIDP_PROPERTY_EXAMPLES`` to raise the number of examples of every property.

@@ -1,5 +1,5 @@
-"""Rules (`mockidp.rules`): every effect on every endpoint kind, as a client sees it over HTTP,
-and the rule model: times, matching, composition order, unfired rules, the journal, bad specs.
+"""Rules (`mockidp.scripting.rules`): every effect on every endpoint kind, as a client sees it over
+HTTP, and the rule model: times, matching, composition order, unfired rules, the journal, bad specs.
 
 Every rule here names the endpoint it is meant for (an early rule without one would also fire
 at the authorization endpoint that `code_for` goes through).  Delays are proved with a lower

@@ -98,7 +98,8 @@ class LoginSession:
     login_claims: Mapping[str, Any]
     auth_time: int
     expires_at: float
-    # the consent given in this session: client id -> the scopes allowed (`mockidp.consent`)
+    # the consent given in this session: client id -> the scopes allowed
+    # (`mockidp.protocol.consent`)
     consents: dict[str, frozenset[str]] = field(default_factory=dict)
 
 

@@ -16,7 +16,7 @@ Shape (all keys optional)::
     device_code_lifetime = 600        # RFC 8628 expires_in; device_poll_interval = 5 (interval)
     journal_size = 1000               # exchanges kept in the journal (a ring buffer)
     clock = { skew = 0 }              # or { freeze = "2030-01-01T00:00:00Z" }
-    [[rules]]                         # scripted behaviour, see mockidp.rules
+    [[rules]]                         # scripted behaviour, see mockidp.scripting.rules
     endpoint = "token"
     error = "temporarily_unavailable"
     [users.alice]                     # id -> claims (+ optional password)
@@ -103,7 +103,7 @@ class IssuerSettings:
     require_nonce: bool = _D["require_nonce"]
     device_poll_interval: int = _D["device_poll_interval"]  # RFC 8628 §3.2 interval
     dpop_nonce: bool = _D["dpop_nonce"]  # RFC 9449 §8: require server-issued DPoP nonces
-    consent: bool = _D["consent"]  # ask the user's consent after login (`mockidp.consent`)
+    consent: bool = _D["consent"]  # ask the user's consent after login (`mockidp.protocol.consent`)
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     users: Mapping[str, User] = field(default_factory=lambda: EMPTY)
     clients: Mapping[str, Client] = field(default_factory=lambda: EMPTY)

@@ -72,7 +72,7 @@ PREPARED_MAX = 64  # JSON documents kept encoded (JWKS, discovery: the same obje
 
 
 class Provider(Protocol):
-    """What the adapter calls of the provider (`mockidp.provider.MockIdP`)."""
+    """What the adapter calls of the provider (`mockidp.provider.Provider`)."""
 
     def handle(self, name: str, req: EndpointRequest) -> Outcome: ...
 

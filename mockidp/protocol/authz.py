@@ -43,7 +43,7 @@ _RESPONSE_TYPE_WORDS: Mapping[frozenset[str], str] = MappingProxyType(
     {frozenset(t.split()): t for t in RESPONSE_TYPES}
 )
 RESPONSE_MODES: tuple[str, ...] = ("query", "fragment", "form_post")
-PROMPTS: tuple[str, ...] = ("none", "login", "consent")  # consent: see mockidp.consent
+PROMPTS: tuple[str, ...] = ("none", "login", "consent")  # consent: see mockidp.protocol.consent
 # Accepted so that clients sending it keep working; there is no account picker step, so it is
 # not advertised in discovery.
 ACCEPTED_PROMPTS: tuple[str, ...] = (*PROMPTS, "select_account")

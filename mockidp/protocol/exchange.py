@@ -10,6 +10,7 @@ object takes, as authlib's endpoints take their server.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -195,7 +196,7 @@ class Exchanges:
                 call.jws))
 
 
-class Endpoint:
+class Endpoint(ABC):
     """One protocol endpoint: a name, its collaborators, and ``__call__(request) ->
     outcome``.  Subclasses implement `answer`; the exchange is opened and journaled here."""
 
@@ -210,6 +211,6 @@ class Endpoint:
         call = self.exchanges.begin(issuer, req, self.name)
         return self.exchanges.run(call, lambda: self.answer(call, issuer, req))
 
+    @abstractmethod
     def answer(self, call: Call, issuer: Issuer, req: Any) -> Outcome:
         """The endpoint's work; raise `OAuthError` for a protocol error."""
-        raise NotImplementedError

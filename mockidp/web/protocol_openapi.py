@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the protocol endpoints, served at
 ``/_mockidp/protocol-openapi.json``.
 
-One path per entry of `mockidp.model.ENDPOINTS` (``/{issuer}`` + its path, with its methods),
+One path per entry of `mockidp.core.model.ENDPOINTS` (``/{issuer}`` + its path, with its methods),
 plus the RFC 8414 §3 root form of the authorization server metadata.  It documents what a client
 may send (form fields named as in the RFCs, query parameters, the ``Authorization`` and ``DPoP``
 headers, the session cookies) and every answer the server gives without scripted rules: the RFC
