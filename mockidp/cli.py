@@ -137,6 +137,13 @@ def main() -> None:
     "[env: MOCKIDP_SERVER]",
 )
 @click.option(
+    "--idle-timeout", envvar="MOCKIDP_IDLE_TIMEOUT", type=click.FloatRange(min=1, max=3600),
+    default=60.0, show_default=True,
+    help="granian: close a connection that sends no request for this many seconds (new or "
+    "between requests), or stops sending its request body that long.  "
+    "[env: MOCKIDP_IDLE_TIMEOUT]",
+)
+@click.option(
     "--log-level", envvar="MOCKIDP_LOG_LEVEL", default="info", show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Logging level.  [env: MOCKIDP_LOG_LEVEL]",
@@ -145,7 +152,8 @@ def serve(
     host: str, port: int, config: str | None, keys_dir: str | None,
     interactive_login: bool | None, public_url: str | None, allowed_hosts: str,
     control_token: str | None, control: bool, tls: bool, tls_cert: str | None,
-    tls_key: str | None, clock_skew: float | None, server_name: str, log_level: str,
+    tls_key: str | None, clock_skew: float | None, server_name: str, idle_timeout: float,
+    log_level: str,
 ) -> None:
     """Run the provider until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -214,7 +222,7 @@ def serve(
                  "Ctrl-C (SIGINT) or SIGTERM")
     if server is None:
         # printed once the port accepts connections (granian binds in its own time)
-        servers.run_granian(idp, host, bound_port, banner=lines)
+        servers.run_granian(idp, host, bound_port, banner=lines, idle_timeout=idle_timeout)
         return
     # a background job (`mockidp serve &`) starts with SIGINT ignored: stop on both, always
     for stop_signal in (signal.SIGINT, signal.SIGTERM):

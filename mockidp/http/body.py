@@ -104,6 +104,10 @@ def read_body(environ: Mapping[str, Any]) -> bytes:
     if len(data) > MAX_BODY_BYTES:
         _drain(stream, DRAIN_LIMIT)
         raise BodyTooLarge()
+    declared = declared_length(environ)
+    if declared is not None and len(data) < declared:  # the client stopped, or was stopped
+        raise InvalidRequest(f"request body ended after {len(data)} of its {declared} bytes "
+                             "(Content-Length)")
     return bytes(data)
 
 

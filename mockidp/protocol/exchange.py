@@ -17,6 +17,7 @@ from functools import partial
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
+from mockidp.core import blocking
 from mockidp.core.clock import Clock
 from mockidp.core.errors import InvalidToken, OAuthError, ScriptedFault
 from mockidp.core.journal import Exchange, Journal, mask
@@ -140,7 +141,7 @@ class Exchanges:
         answer = self.rules.before(self.context(call, scope))
         call.fired.extend(answer.fired)
         if answer.delay:
-            time.sleep(answer.delay)
+            blocking.sleep(answer.delay)
         if answer.fault is not None:
             raise fault_exception(answer.fault)
         return answer

@@ -10,9 +10,9 @@ the stored records (refresh tokens, opaque access tokens, the refresh family's t
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from mockidp.core import blocking
 from mockidp.core.model import GrantFacts
 from mockidp.core.records import RefreshRecord, new_handle
 from mockidp.protocol.exchange import Call, Exchanges
@@ -100,7 +100,7 @@ class Issuance:
             )
             call.note_token("id_token", id_claims, response["id_token"])
         if shaping.delay:
-            time.sleep(shaping.delay)
+            blocking.sleep(shaping.delay)
         return response
 
     def _access_token(self, call: Call, issuer: Issuer, issuer_url: str, facts: GrantFacts,

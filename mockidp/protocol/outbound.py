@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from mockidp.core import blocking
+
 DEADLINE = 3.0  # seconds for one whole request: connect, send, every read
 MAX_BYTES = 512 * 1024  # the largest answer read (a JWK Set of many keys fits)
 MAX_IN_FLIGHT = 4  # outbound requests at once, per provider
@@ -49,7 +51,8 @@ class Outbound:
         if not self._slots.acquire(blocking=False):
             raise OutboundFailed("too many outbound requests in flight")
         try:
-            return self._request(method, url, body, dict(headers or {}))
+            with blocking.waiting():  # a network wait: other requests run meanwhile
+                return self._request(method, url, body, dict(headers or {}))
         except OutboundFailed:
             raise
         except (OSError, ValueError) as exc:  # refused, reset, timed out, bad URL, TLS

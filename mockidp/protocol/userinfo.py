@@ -5,8 +5,7 @@ errors), RFC 9449 §7 (DPoP-bound tokens).
 
 from __future__ import annotations
 
-import time
-
+from mockidp.core import blocking
 from mockidp.core.errors import InvalidToken, OAuthError
 from mockidp.core.model import Json, UserinfoRequest
 from mockidp.protocol.exchange import Call, Endpoint, Exchanges
@@ -55,5 +54,5 @@ class UserinfoEndpoint(Endpoint):
         answer = userinfo_claims(claims, shaping.for_token("userinfo"))
         call.tokens["userinfo"] = answer
         if shaping.delay:
-            time.sleep(shaping.delay)
+            blocking.sleep(shaping.delay)
         return Json(answer)

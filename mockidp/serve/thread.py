@@ -171,18 +171,35 @@ def free_port(host: str, port: int) -> int:
         sock.close()
 
 
-def run_granian(idp: Provider, host: str, port: int, threads: int = 8,
-                banner: list[str] | None = None) -> None:
+RUNNERS = 8  # requests running Python code at once under granian (more only fight for the GIL)
+THREADS = 512  # granian's blocking threads: made when needed, gone after 30 s idle
+IDLE_TIMEOUT = 60.0  # seconds: a connection idle or stalled this long is closed (as nginx)
+CONNECTIONS = 16_384  # connections granian takes at once (each costs a few KiB while idle)
+
+
+def run_granian(idp: Provider, host: str, port: int, banner: list[str] | None = None,
+                idle_timeout: float = IDLE_TIMEOUT) -> None:
     """Serve ``idp`` with granian until interrupted, in THIS process.
 
     Granian's HTTP runtime (Rust) runs in a thread of this process and calls the WSGI app
     here, so all the provider's state lives in one place (scripted state stays consistent),
     nothing is imported twice and there is no second process: it starts faster and takes
-    about half the memory of granian's usual worker process.  Blocking threads let a
-    scripted delay sleep without holding up other requests.
+    about half the memory of granian's usual worker process.
+
+    Slow clients hold only themselves (`mockidp.serve.gated`): `RUNNERS` requests run at once
+    on up to `THREADS` threads, a request waiting for its body, a scripted delay or an
+    outbound call giving its place up meanwhile; HTTP/1.1 only, so that a connection that
+    sends no request head within ``idle_timeout`` (new, or idle between requests) is closed
+    (granian's HTTP/2 detection waits for the first bytes without a timeout); a body stalled
+    that long is closed by the `StallWatch` (Linux).  Up to `CONNECTIONS` connections are
+    taken at once (the file limit raised to allow them), the next wait in the listen queue.
     """
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.server.mt import MTServer
+
+    from mockidp.core.blocking import Gate
+    from mockidp.serve.gated import GatedApp, StallWatch
 
     class _InProcess(MTServer):
         """Granian's thread-worker server.  It is made for free-threaded Pythons and refuses
@@ -192,7 +209,9 @@ def run_granian(idp: Provider, host: str, port: int, threads: int = 8,
             return None
 
     address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]  # granian: an IP
-    app = serving_app(idp)
+    watch = StallWatch(port, idle_timeout) if StallWatch.available() else None
+    app = GatedApp(serving_app(idp), Gate(RUNNERS), watch)
+    connections = _raise_file_limit(CONNECTIONS + 256) - 256
 
     def announce() -> None:
         """Print the banner once the port really accepts connections."""
@@ -211,6 +230,26 @@ def run_granian(idp: Provider, host: str, port: int, threads: int = 8,
     threading.Thread(target=announce, name="mockidp-announce", daemon=True).start()
     _InProcess(
         "mockidp", address=str(address), port=port, interface=Interfaces.WSGI,
-        workers=1, blocking_threads=threads, log_enabled=False,
+        workers=1, blocking_threads=THREADS, log_enabled=False, http=HTTPModes.http1,
+        backlog=4096, backpressure=max(connections, 64),
+        http1_settings=HTTP1Settings(header_read_timeout=int(idle_timeout * 1000)),
     ).serve(target_loader=lambda *args, **kwargs: app, wrap_loader=False)
+
+
+def _raise_file_limit(wanted: int) -> int:
+    """Raise this process's open-file limit towards ``wanted`` (as far as the hard limit
+    allows, as nginx's worker_rlimit_nofile does); the limit now."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError):
+            pass
+    return wanted if soft == resource.RLIM_INFINITY else int(soft)
 
