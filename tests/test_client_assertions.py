@@ -187,6 +187,7 @@ def test_authlib_private_key_jwt_with_inline_jwks(clients: MockIdP,
     (exchange,) = clients.calls(endpoint="token")
     assert exchange.client_id == PK_CLIENT and exchange.status == 200
     assert exchange.params["client_assertion_type"] == ASSERTION_TYPE
+    assert exchange.unverified == ()  # a registered client's signature is always checked
 
 
 @pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])

@@ -322,6 +322,8 @@ class Trust:
     now: float
     caches: AssertionCaches
     own_token: Callable[[str], dict[str, Any] | None]
+    permissive: bool  # the issuer is not strict: unregistered clients' JWTs go unverified
+    note_unverified: Callable[[str], None]  # journals a parameter accepted unverified
 
     @cached_property
     def audiences(self) -> tuple[str, ...]:
