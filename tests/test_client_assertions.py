@@ -24,10 +24,11 @@ import pytest
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import AssertionSession, OAuth2Session
+from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, OctKey, RSAKey
 from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session as OAuthlibSession
 
@@ -715,6 +716,98 @@ def test_a_jwt_bearer_assertion_with_a_jti_is_single_use(mockidp: MockIdP) -> No
     data = {"grant_type": JWT_BEARER, "assertion": assertion}
     assert requests.post(url, data=data, auth=("web-app", "web-secret")).status_code == 200
     refused(requests.post(url, data=data, auth=("web-app", "web-secret")), "invalid_grant",
+            "already used (replay)")
+
+
+def stranger_session(idp: MockIdP, subject: str = "alice", **kwargs: Any) -> AssertionSession:
+    """Authlib's jwt-bearer client for the unregistered client, signing its own assertions
+    with HS256 and its secret (RFC 7523 section 2.1)."""
+    url = token_url(idp)
+    return AssertionSession(url, issuer=STRANGER, subject=subject, audience=url,
+                            key=OctKey.import_key(STRANGER_SECRET), header={"alg": "HS256"},
+                            client_id=STRANGER, **kwargs)
+
+
+def test_authlib_jwt_bearer_from_an_unregistered_issuer(mockidp: MockIdP) -> None:
+    with stranger_session(mockidp, scope="openid email") as session:
+        token = session.refresh_token()
+    access = claims_of(token["access_token"])
+    assert access["sub"] == "alice" and access["client_id"] == STRANGER
+    assert access["email"] == "alice@example.com"  # the configured user's claims apply
+    assert claims_of(token["id_token"])["sub"] == "alice"
+    (exchange,) = mockidp.calls(endpoint="token")
+    assert exchange.grant_type == JWT_BEARER and exchange.user == "alice"
+    assert exchange.unverified == ("assertion",)
+    journal = requests.get(f"{mockidp.url}/_mockidp/journal?endpoint=token").json()
+    assert journal["calls"][0]["unverified"] == ["assertion"]
+
+
+def test_authlib_jwt_bearer_from_an_unregistered_issuer_in_strict_mode() -> None:
+    with MockIdP({"strict": True}) as idp:
+        with stranger_session(idp) as session, pytest.raises(OAuth2Error) as raised:
+            session.refresh_token()
+        assert raised.value.error == "invalid_client"
+        assert "unknown client 'nobody-knows-me' (the issuer is strict)" in str(
+            raised.value.description)
+        (exchange,) = idp.calls(endpoint="token")
+        assert (exchange.status, exchange.unverified) == (401, ())
+
+
+def test_both_assertions_of_an_unregistered_client_are_journaled_unverified(
+        mockidp: MockIdP) -> None:
+    # The client authenticates with client_secret_jwt and presents a jwt-bearer assertion it
+    # signed: neither signature can be checked.
+    url = token_url(mockidp)
+    grant = hmac_jwt(assertion_claims(mockidp, STRANGER, sub="bob"), STRANGER_SECRET.encode())
+    with secret_jwt_session(STRANGER, STRANGER_SECRET, url) as session:
+        token = session.fetch_token(url, grant_type=JWT_BEARER, assertion=grant)
+    assert claims_of(token["access_token"])["sub"] == "bob"
+    (exchange,) = mockidp.calls(endpoint="token")
+    assert exchange.unverified == ("client_assertion", "assertion")
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_an_unregistered_clients_jwt_bearer_assertion_signed_with_a_key(
+        mockidp: MockIdP, alg: str) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048) if alg == "RS256" \
+        else ec.generate_private_key(ec.SECP256R1())
+    assertion = sign(assertion_claims(mockidp, STRANGER, sub="carol"), key, alg=alg)
+    response = requests.post(token_url(mockidp), data={
+        "grant_type": JWT_BEARER, "assertion": assertion, "client_id": STRANGER})
+    assert response.status_code == 200, response.text
+    assert claims_of(response.json()["access_token"])["sub"] == "carol"
+    assert mockidp.calls(endpoint="token")[0].unverified == ("assertion",)
+
+
+@pytest.mark.parametrize(("overrides", "why"), [
+    ({"exp": int(time.time()) - 600}, "expired"),
+    ({"exp": None}, "missing 'exp'"),
+    ({"nbf": int(time.time()) + 600}, "not valid yet"),
+    ({"aud": "https://elsewhere.example/token"}, "does not name this provider"),
+    ({"sub": None}, "missing 'sub'"),
+    ({"iss": "https://idp.example"}, "issuer 'https://idp.example' is not trusted"),
+    ({"iss": SECRET_CLIENT}, f"issuer '{SECRET_CLIENT}' is not trusted"),
+], ids=["expired", "no-exp", "nbf-future", "wrong-aud", "no-sub", "untrusted-issuer",
+        "other-client"])
+def test_an_unverified_jwt_bearer_assertion_must_pass_every_other_check(
+        clients: MockIdP, overrides: dict[str, Any], why: str) -> None:
+    def post(**claims: Any) -> requests.Response:
+        assertion = hmac_jwt(assertion_claims(clients, STRANGER, **{"sub": "alice", **claims}),
+                             STRANGER_SECRET.encode())
+        return requests.post(token_url(clients), data={
+            "grant_type": JWT_BEARER, "assertion": assertion, "client_id": STRANGER})
+
+    assert post().status_code == 200
+    refused(post(**overrides), "invalid_grant", why)
+    assert [e.unverified for e in clients.calls(endpoint="token")] == [("assertion",), ()]
+
+
+def test_an_unverified_jwt_bearer_assertion_with_a_jti_is_single_use(mockidp: MockIdP) -> None:
+    assertion = hmac_jwt(assertion_claims(mockidp, STRANGER, sub="alice"),
+                         STRANGER_SECRET.encode())
+    data = {"grant_type": JWT_BEARER, "assertion": assertion, "client_id": STRANGER}
+    assert requests.post(token_url(mockidp), data=data).status_code == 200
+    refused(requests.post(token_url(mockidp), data=data), "invalid_grant",
             "already used (replay)")
 
 

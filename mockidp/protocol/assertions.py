@@ -9,9 +9,10 @@ client assertions, assertion grants, tokens to exchange.
 - RFC 7523 §2.1 and RFC 8693 §2.1 reuse the same checks (`Trust`) for the ``assertion`` of the
   jwt-bearer grant and the ``subject_token``/``actor_token`` of a token exchange.
 - An unregistered client has no secret or key the provider could know.  A permissive issuer
-  (not ``strict``) takes its client assertions with every check but the signature (``alg``
-  still one of `ASSERTION_ALGS`, ``iss``/``sub``, ``aud``, times, ``jti``) and notes the
-  parameter in the journal's ``unverified``; a strict issuer refuses them.  A registered
+  (not ``strict``) takes its client assertions, and the jwt-bearer assertions it issues
+  itself, with every check but the signature (``alg`` still one of `ASSERTION_ALGS`,
+  ``iss``/``sub``, ``aud``, times, ``jti``) and notes the parameter in the journal's
+  ``unverified``; a strict issuer refuses them.  A registered
   client's signatures are always checked.
 
 Times are read on the provider clock, with `LEEWAY` seconds of tolerance.  ``jwks_uri``
