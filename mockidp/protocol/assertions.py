@@ -12,8 +12,8 @@ client assertions, assertion grants, tokens to exchange.
   (not ``strict``) takes its client assertions, and the jwt-bearer assertions it issues
   itself, with every check but the signature (``alg`` still one of `ASSERTION_ALGS`,
   ``iss``/``sub``, ``aud``, times, ``jti``) and notes the parameter in the journal's
-  ``unverified``; a strict issuer refuses them.  A registered
-  client's signatures are always checked.
+  ``unverified``; a strict issuer refuses them.  A registered client's signatures are
+  always checked.
 
 Times are read on the provider clock, with `LEEWAY` seconds of tolerance.  ``jwks_uri``
 documents are fetched with `urllib` (the standard library), with a timeout and a small cache
