@@ -22,11 +22,13 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import AssertionSession, OAuth2Session
+from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, OctKey, RSAKey
 from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session as OAuthlibSession
 
@@ -41,6 +43,8 @@ PK_CLIENT = "pkjwt-app"  # private_key_jwt, inline jwks, method enforced
 SECRET_CLIENT = "secret-jwt-app"  # client_secret_jwt, method enforced
 SECRET = "client-secret-jwt-0123456789abcdef-0123456789abcdef-0123456789"  # 64 bytes: HS512
 ISSUING_CLIENT = "assertion-issuer"  # signs its own jwt-bearer assertions; public client
+STRANGER = "nobody-knows-me"  # registered nowhere
+STRANGER_SECRET = "the-strangers-own-secret-0123456789abcdef"  # the provider cannot know it
 
 
 def pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
@@ -187,6 +191,7 @@ def test_authlib_private_key_jwt_with_inline_jwks(clients: MockIdP,
     (exchange,) = clients.calls(endpoint="token")
     assert exchange.client_id == PK_CLIENT and exchange.status == 200
     assert exchange.params["client_assertion_type"] == ASSERTION_TYPE
+    assert exchange.unverified == ()  # a registered client's signature is always checked
 
 
 @pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
@@ -375,6 +380,7 @@ def test_bad_signatures_are_invalid_client(clients: MockIdP, rsa_key: rsa.RSAPri
 def test_hmac_for_a_client_without_a_secret_is_invalid_client(
         clients: MockIdP, rsa_key: rsa.RSAPrivateKey) -> None:
     # Algorithm confusion again, for a client whose method is not fixed: keys, no secret.
+    # The client is registered, so permissive mode does not take its assertion unverified.
     public = rsa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     assertion = hmac_jwt(assertion_claims(clients, ISSUING_CLIENT), public)
@@ -389,12 +395,27 @@ def test_client_secret_jwt_with_the_wrong_secret_is_invalid_client(clients: Mock
             "HS256 signature does not verify with the client's secret", 401)
 
 
-def test_unregistered_clients_cannot_use_jwt_methods(mockidp: MockIdP) -> None:
-    # Permissive mode accepts unknown clients as they come, but an assertion needs a secret
-    # or a key to be checked against: refusing is the only honest answer.
-    claims = assertion_claims(mockidp, "nobody-knows-me")
-    assertion = jwt.encode(claims, "y" * 64, algorithm="HS256")
-    refused(post_assertion(mockidp, assertion), "invalid_client", "is not registered", 401)
+def test_a_registered_clients_signature_is_checked_in_strict_mode_too() -> None:
+    with MockIdP({"strict": True, "clients": {SECRET_CLIENT: {"secret": SECRET}}}) as idp:
+        good = jwt.encode(assertion_claims(idp, SECRET_CLIENT), SECRET, algorithm="HS256")
+        assert post_assertion(idp, good).status_code == 200
+        bad = jwt.encode(assertion_claims(idp, SECRET_CLIENT), "x" * 64, algorithm="HS256")
+        refused(post_assertion(idp, bad), "invalid_client",
+                "HS256 signature does not verify with the client's secret", 401)
+        assert [e.unverified for e in idp.calls(endpoint="token")] == [(), ()]
+
+
+def test_unregistered_clients_cannot_use_jwt_methods_in_strict_mode(
+        rsa_key: rsa.RSAPrivateKey) -> None:
+    # A strict issuer knows only registered clients: an unknown one has no secret or key to
+    # check its assertion with, whatever it signed.
+    with MockIdP({"strict": True}) as idp:
+        claims = assertion_claims(idp, "nobody-knows-me")
+        for method, assertion in [("client_secret_jwt", jwt.encode(claims, "y" * 64, "HS256")),
+                                  ("private_key_jwt", sign(claims, rsa_key))]:
+            refused(post_assertion(idp, assertion), "invalid_client",
+                    f"unknown client 'nobody-knows-me' (the issuer is strict): {method} needs "
+                    "a registered client", 401)
 
 
 def test_client_id_must_match_the_assertion(clients: MockIdP,
@@ -489,6 +510,107 @@ def test_jwks_uri_failures_are_invalid_client(mockidp: MockIdP, jwks_host: JwksH
     mockidp.add_client("remote", jwks_uri=uri)
     assertion = sign(assertion_claims(mockidp, "remote"), rsa_key)
     refused(post_assertion(mockidp, assertion), "invalid_client", why, 401)
+
+
+# -- unregistered clients: permissive mode takes their assertions unverified ------------------
+
+def secret_jwt_session(client_id: str, secret: str, url: str) -> OAuth2Session:
+    """Authlib's client_secret_jwt as its documentation sets it up (introspection and
+    revocation sign for the URL they post to)."""
+    session = OAuth2Session(client_id, secret, token_endpoint_auth_method="client_secret_jwt",
+                            revocation_endpoint_auth_method=ClientSecretJWT())
+    session.register_client_auth_method(ClientSecretJWT(url))
+    return session
+
+
+def stranger_jwt(idp: MockIdP, **overrides: Any) -> str:
+    """A client_secret_jwt assertion of the unregistered client, HS256 with its own secret."""
+    return hmac_jwt(assertion_claims(idp, STRANGER, **overrides), STRANGER_SECRET.encode())
+
+
+def test_authlib_client_secret_jwt_as_an_unregistered_client(mockidp: MockIdP) -> None:
+    url = token_url(mockidp)
+    with secret_jwt_session(STRANGER, STRANGER_SECRET, url) as session:
+        token = session.fetch_token(url, grant_type="client_credentials", scope="orders:read")
+        info = session.introspect_token(f"{mockidp.issuer_url()}/introspect",
+                                        token["access_token"])
+    assert info.status_code == 200 and info.json()["active"] is True, info.text
+    access = claims_of(token["access_token"])
+    assert access["client_id"] == access["sub"] == STRANGER
+    assert access["scope"] == "orders:read"
+    (exchange,) = mockidp.calls(endpoint="token")
+    assert exchange.status == 200 and exchange.client_id == STRANGER
+    assert exchange.unverified == ("client_assertion",)
+    assert mockidp.calls(endpoint="introspect")[0].unverified == ("client_assertion",)
+    # The journal's JSON and the dashboard say so too.
+    journal = requests.get(f"{mockidp.url}/_mockidp/journal?endpoint=token").json()
+    assert journal["calls"][0]["unverified"] == ["client_assertion"]
+    entries = mockidp.dashboard()["journal"]["entries"]
+    assert [e["unverified"] for e in entries] == [["client_assertion"]] * 2
+    page = requests.get(mockidp.url + "/").text
+    assert "unverified</span> <code>client_assertion</code> (signature not checked" in page
+
+
+def test_authlib_client_secret_jwt_as_an_unregistered_client_in_strict_mode() -> None:
+    with MockIdP({"strict": True}) as idp:
+        url = token_url(idp)
+        with secret_jwt_session(STRANGER, STRANGER_SECRET, url) as session, \
+                pytest.raises(OAuthError) as raised:
+            session.fetch_token(url, grant_type="client_credentials")
+        assert raised.value.error == "invalid_client"
+        assert "unknown client 'nobody-knows-me' (the issuer is strict): client_secret_jwt " \
+            "needs a registered client" in str(raised.value.description)
+        (exchange,) = idp.calls(endpoint="token")
+        assert (exchange.status, exchange.error, exchange.unverified) == (
+            401, "invalid_client", ())
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256"])
+def test_authlib_private_key_jwt_as_an_unregistered_client(
+        mockidp: MockIdP, rsa_key: rsa.RSAPrivateKey, alg: str) -> None:
+    # No jwks, no jwks_uri: the provider cannot know the key.
+    url = token_url(mockidp)
+    with OAuth2Session(STRANGER, pem(rsa_key),
+                       token_endpoint_auth_method=PrivateKeyJWT(url, alg=alg)) as session:
+        token = session.fetch_token(url, grant_type="client_credentials")
+    assert claims_of(token["access_token"])["client_id"] == STRANGER
+    (exchange,) = mockidp.calls(endpoint="token")
+    assert exchange.unverified == ("client_assertion",)
+
+
+@pytest.mark.parametrize(("overrides", "why"), [
+    ({"exp": int(time.time()) - 600}, "expired"),
+    ({"exp": None}, "missing 'exp'"),
+    ({"nbf": int(time.time()) + 600}, "not valid yet"),
+    ({"iat": int(time.time()) + 600}, "issued in the future"),
+    ({"aud": "https://elsewhere.example/token"}, "does not name this provider"),
+    ({"aud": None}, "missing 'aud'"),
+    ({"iss": "someone-else"}, "'iss' must be the client id"),
+    ({"jti": None}, "missing 'jti'"),
+    ({"alg": "none"}, "alg 'none' is not accepted"),
+], ids=["expired", "no-exp", "nbf-future", "iat-future", "wrong-aud", "no-aud", "wrong-iss",
+        "no-jti", "alg-none"])
+def test_an_unverified_client_assertion_must_pass_every_other_check(
+        mockidp: MockIdP, overrides: dict[str, Any], why: str) -> None:
+    assert post_assertion(mockidp, stranger_jwt(mockidp)).status_code == 200
+    if overrides.pop("alg", None) == "none":
+        bad = jwt.encode(assertion_claims(mockidp, STRANGER), None, algorithm="none")
+    else:
+        bad = stranger_jwt(mockidp, **overrides)
+    refused(post_assertion(mockidp, bad), "invalid_client", why, 401)
+    assert [e.unverified for e in mockidp.calls(endpoint="token")] == [("client_assertion",), ()]
+
+
+def test_an_unverified_client_assertion_is_single_use(mockidp: MockIdP) -> None:
+    assertion = stranger_jwt(mockidp)
+    assert post_assertion(mockidp, assertion).status_code == 200
+    refused(post_assertion(mockidp, assertion), "invalid_client", "already used (replay)", 401)
+
+
+def test_an_unverified_client_assertion_expires_on_the_provider_clock(mockidp: MockIdP) -> None:
+    assert post_assertion(mockidp, stranger_jwt(mockidp)).status_code == 200
+    mockidp.set_clock(advance=3600)  # the next one is valid for 60 s of real time
+    refused(post_assertion(mockidp, stranger_jwt(mockidp)), "invalid_client", "expired", 401)
 
 
 def test_replay_cache_forgets_expired_jtis() -> None:
@@ -594,6 +716,98 @@ def test_a_jwt_bearer_assertion_with_a_jti_is_single_use(mockidp: MockIdP) -> No
     data = {"grant_type": JWT_BEARER, "assertion": assertion}
     assert requests.post(url, data=data, auth=("web-app", "web-secret")).status_code == 200
     refused(requests.post(url, data=data, auth=("web-app", "web-secret")), "invalid_grant",
+            "already used (replay)")
+
+
+def stranger_session(idp: MockIdP, subject: str = "alice", **kwargs: Any) -> AssertionSession:
+    """Authlib's jwt-bearer client for the unregistered client, signing its own assertions
+    with HS256 and its secret (RFC 7523 section 2.1)."""
+    url = token_url(idp)
+    return AssertionSession(url, issuer=STRANGER, subject=subject, audience=url,
+                            key=OctKey.import_key(STRANGER_SECRET), header={"alg": "HS256"},
+                            client_id=STRANGER, **kwargs)
+
+
+def test_authlib_jwt_bearer_from_an_unregistered_issuer(mockidp: MockIdP) -> None:
+    with stranger_session(mockidp, scope="openid email") as session:
+        token = session.refresh_token()
+    access = claims_of(token["access_token"])
+    assert access["sub"] == "alice" and access["client_id"] == STRANGER
+    assert access["email"] == "alice@example.com"  # the configured user's claims apply
+    assert claims_of(token["id_token"])["sub"] == "alice"
+    (exchange,) = mockidp.calls(endpoint="token")
+    assert exchange.grant_type == JWT_BEARER and exchange.user == "alice"
+    assert exchange.unverified == ("assertion",)
+    journal = requests.get(f"{mockidp.url}/_mockidp/journal?endpoint=token").json()
+    assert journal["calls"][0]["unverified"] == ["assertion"]
+
+
+def test_authlib_jwt_bearer_from_an_unregistered_issuer_in_strict_mode() -> None:
+    with MockIdP({"strict": True}) as idp:
+        with stranger_session(idp) as session, pytest.raises(OAuth2Error) as raised:
+            session.refresh_token()
+        assert raised.value.error == "invalid_client"
+        assert "unknown client 'nobody-knows-me' (the issuer is strict)" in str(
+            raised.value.description)
+        (exchange,) = idp.calls(endpoint="token")
+        assert (exchange.status, exchange.unverified) == (401, ())
+
+
+def test_both_assertions_of_an_unregistered_client_are_journaled_unverified(
+        mockidp: MockIdP) -> None:
+    # The client authenticates with client_secret_jwt and presents a jwt-bearer assertion it
+    # signed: neither signature can be checked.
+    url = token_url(mockidp)
+    grant = hmac_jwt(assertion_claims(mockidp, STRANGER, sub="bob"), STRANGER_SECRET.encode())
+    with secret_jwt_session(STRANGER, STRANGER_SECRET, url) as session:
+        token = session.fetch_token(url, grant_type=JWT_BEARER, assertion=grant)
+    assert claims_of(token["access_token"])["sub"] == "bob"
+    (exchange,) = mockidp.calls(endpoint="token")
+    assert exchange.unverified == ("client_assertion", "assertion")
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_an_unregistered_clients_jwt_bearer_assertion_signed_with_a_key(
+        mockidp: MockIdP, alg: str) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048) if alg == "RS256" \
+        else ec.generate_private_key(ec.SECP256R1())
+    assertion = sign(assertion_claims(mockidp, STRANGER, sub="carol"), key, alg=alg)
+    response = requests.post(token_url(mockidp), data={
+        "grant_type": JWT_BEARER, "assertion": assertion, "client_id": STRANGER})
+    assert response.status_code == 200, response.text
+    assert claims_of(response.json()["access_token"])["sub"] == "carol"
+    assert mockidp.calls(endpoint="token")[0].unverified == ("assertion",)
+
+
+@pytest.mark.parametrize(("overrides", "why"), [
+    ({"exp": int(time.time()) - 600}, "expired"),
+    ({"exp": None}, "missing 'exp'"),
+    ({"nbf": int(time.time()) + 600}, "not valid yet"),
+    ({"aud": "https://elsewhere.example/token"}, "does not name this provider"),
+    ({"sub": None}, "missing 'sub'"),
+    ({"iss": "https://idp.example"}, "issuer 'https://idp.example' is not trusted"),
+    ({"iss": SECRET_CLIENT}, f"issuer '{SECRET_CLIENT}' is not trusted"),
+], ids=["expired", "no-exp", "nbf-future", "wrong-aud", "no-sub", "untrusted-issuer",
+        "other-client"])
+def test_an_unverified_jwt_bearer_assertion_must_pass_every_other_check(
+        clients: MockIdP, overrides: dict[str, Any], why: str) -> None:
+    def post(**claims: Any) -> requests.Response:
+        assertion = hmac_jwt(assertion_claims(clients, STRANGER, **{"sub": "alice", **claims}),
+                             STRANGER_SECRET.encode())
+        return requests.post(token_url(clients), data={
+            "grant_type": JWT_BEARER, "assertion": assertion, "client_id": STRANGER})
+
+    assert post().status_code == 200
+    refused(post(**overrides), "invalid_grant", why)
+    assert [e.unverified for e in clients.calls(endpoint="token")] == [("assertion",), ()]
+
+
+def test_an_unverified_jwt_bearer_assertion_with_a_jti_is_single_use(mockidp: MockIdP) -> None:
+    assertion = hmac_jwt(assertion_claims(mockidp, STRANGER, sub="alice"),
+                         STRANGER_SECRET.encode())
+    data = {"grant_type": JWT_BEARER, "assertion": assertion, "client_id": STRANGER}
+    assert requests.post(token_url(mockidp), data=data).status_code == 200
+    refused(requests.post(token_url(mockidp), data=data), "invalid_grant",
             "already used (replay)")
 
 

@@ -50,6 +50,10 @@ class Exchange:
     rules: tuple[str, ...] = ()
     # the JOSE header of each minted JWT in ``tokens`` (opaque tokens have none)
     headers: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
+    # the request parameters whose JWT was accepted with its signature unchecked: a
+    # permissive issuer has no secret or key of an unregistered client (``client_assertion``,
+    # ``assertion``); empty when every signature presented was verified
+    unverified: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -58,6 +62,7 @@ class Exchange:
         out["tokens"] = {k: dict(v) for k, v in self.tokens.items()}
         out["rules"] = list(self.rules)
         out["headers"] = {k: dict(v) for k, v in self.headers.items()}
+        out["unverified"] = list(self.unverified)
         return out
 
 

@@ -8,6 +8,12 @@ client assertions, assertion grants, tokens to exchange.
   is required, ``jti`` is required and single use until the assertion expires.
 - RFC 7523 §2.1 and RFC 8693 §2.1 reuse the same checks (`Trust`) for the ``assertion`` of the
   jwt-bearer grant and the ``subject_token``/``actor_token`` of a token exchange.
+- An unregistered client has no secret or key the provider could know.  A permissive issuer
+  (not ``strict``) takes its client assertions, and the jwt-bearer assertions it issues
+  itself, with every check but the signature (``alg`` still one of `ASSERTION_ALGS`,
+  ``iss``/``sub``, ``aud``, times, ``jti``) and notes the parameter in the journal's
+  ``unverified``; a strict issuer refuses them.  A registered client's signatures are
+  always checked.
 
 Times are read on the provider clock, with `LEEWAY` seconds of tolerance.  ``jwks_uri``
 documents are fetched with `urllib` (the standard library), with a timeout and a small cache
@@ -322,6 +328,8 @@ class Trust:
     now: float
     caches: AssertionCaches
     own_token: Callable[[str], dict[str, Any] | None]
+    permissive: bool  # the issuer is not strict: unregistered clients' JWTs go unverified
+    note_unverified: Callable[[str], None]  # journals a parameter accepted unverified
 
     @cached_property
     def audiences(self) -> tuple[str, ...]:
@@ -339,11 +347,25 @@ class Trust:
         if not self.caches.replay(key, expires_at + LEEWAY, self.now):
             raise AssertionRejected(f"'jti' {jti!r} was already used (replay)")
 
+    def signed_by(self, token: str, client: Client) -> tuple[dict[str, Any], str, bool]:
+        """(claims, method, verified) of a JWT signed by ``client``: its signature checked
+        (`verify_client_signature`), or, for an unregistered client of a permissive issuer,
+        not (verified False: the provider has no secret or key of it).  No claim is checked."""
+        if client.registered:
+            return (*verify_client_signature(token, client, self.caches.jwks), True)
+        if not self.permissive:
+            raise AssertionRejected(
+                f"client '{client.id}' is not registered and the issuer is strict: register "
+                "it with a secret (client_secret_jwt) or jwks/jwks_uri (private_key_jwt)")
+        header, claims = peek(token)
+        return claims, auth_method_of(header), False
+
     def client_assertion(self, client: Client, assertion: str) -> str:
         """RFC 7523 §3 for client authentication (§2.2); returns the method used
-        (``client_secret_jwt`` or ``private_key_jwt``) or raises ``invalid_client``."""
+        (``client_secret_jwt`` or ``private_key_jwt``) or raises ``invalid_client``.  An
+        assertion taken unverified (`signed_by`) is journaled as ``client_assertion``."""
         try:
-            claims, method = verify_client_signature(assertion, client, self.caches.jwks)
+            claims, method, verified = self.signed_by(assertion, client)
             for name in ("iss", "sub"):
                 if string_claim(claims, name) != client.id:
                     raise AssertionRejected(
@@ -353,6 +375,8 @@ class Trust:
             self.use_jti(client.id, claims, exp, required=True)
         except AssertionRejected as exc:
             raise InvalidClient(f"client_assertion rejected: {exc}") from None
+        if not verified:
+            self.note_unverified("client_assertion")
         return method
 
     def client_jwt(self, token: str, client: Client) -> dict[str, Any]:

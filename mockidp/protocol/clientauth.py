@@ -8,9 +8,11 @@ RFC 7523 §2.2 / OIDC Core §9 ``client_secret_jwt`` and ``private_key_jwt``: a 
 ``client_assertion`` (checked by `mockidp.protocol.assertions`).
 
 Unregistered clients are accepted as they come (permissive default) unless the issuer is
-strict; a registered client with a secret must present it.  Unregistered clients cannot use
-the ``*_jwt`` methods: there is no secret or key to check the assertion with.  A registered
-client's ``token_endpoint_auth_method``, when set, is the only method it may use.
+strict; a registered client with a secret must present it.  An unregistered client's ``*_jwt``
+assertion has no secret or key the provider could check it with: a permissive issuer checks
+everything else and journals it as unverified (`assertions.Trust.signed_by`), a strict one
+refuses it.  A registered client's ``token_endpoint_auth_method``, when set, is the only
+method it may use.
 """
 
 from __future__ import annotations
@@ -131,18 +133,18 @@ def authenticate(
             www_authenticate=challenge,
         )
     client = lookup(creds.client_id)
-    if client is None and creds.assertion is not None:
-        raise InvalidClient(
-            f"client '{creds.client_id}' is not registered, so {creds.method} cannot be "
-            "checked: register it with a secret (client_secret_jwt) or jwks/jwks_uri "
-            "(private_key_jwt)")
     if client is None:
         if strict_issuer:
             raise InvalidClient(
-                f"unknown client '{creds.client_id}' (the issuer is strict)",
+                f"unknown client '{creds.client_id}' (the issuer is strict)"
+                + (f": {creds.method} needs a registered client with a secret "
+                   "(client_secret_jwt) or jwks/jwks_uri (private_key_jwt)"
+                   if creds.assertion is not None else ""),
                 www_authenticate=challenge,
             )
-        return Client(id=creds.client_id, registered=False)
+        client = Client(id=creds.client_id, registered=False)
+        if creds.assertion is None:
+            return client
     configured = client.token_endpoint_auth_method
     if configured is not None and configured != creds.method:
         raise InvalidClient(

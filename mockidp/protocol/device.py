@@ -72,7 +72,7 @@ class DeviceAuthorizationEndpoint(Endpoint):
         self.exchanges.early_or_raise(call, tuple((req.params.single().get("scope") or "").split()))
         client = authenticate(credentials(req.params, req.authorization), issuer.find_client,
                               issuer.settings.strict,
-                              self.checks.trust(issuer, req).client_assertion)
+                              self.checks.trust(call, issuer, req).client_assertion)
         call.client_id = client.id
         if client.grant_types and DEVICE_CODE_GRANT not in client.grant_types:
             raise UnauthorizedClient(

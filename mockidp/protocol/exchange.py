@@ -57,6 +57,8 @@ class Call:
     creds: Any = None  # the client credentials, once parsed
     # the JOSE header segment of each JWT minted (decoded when the journal is read)
     jws: dict[str, str] = field(default_factory=dict)
+    # parameters whose JWT was accepted unverified (`assertions.Trust.signed_by`)
+    unverified: list[str] = field(default_factory=list)
 
     def note_token(self, name: str, claims: Mapping[str, Any], token: str) -> None:
         """Journal a minted token: its claims, and its JOSE header when it is a JWS."""
@@ -69,7 +71,7 @@ def _exchange(seq: int, started: float, provider_time: float, issuer: str, endpo
               method: str, path: str, params: Params, client_id: str | None,
               grant_type: str | None, user: str | None, status: int, error: str | None,
               tokens: dict[str, Mapping[str, Any]], fired: list[str], jws: dict[str, str],
-              ) -> Exchange:
+              unverified: list[str]) -> Exchange:
     """The journal record of a finished call, built when the journal is read from what the
     call kept (not the call itself: its request and credentials are let go)."""
     return Exchange(
@@ -79,6 +81,7 @@ def _exchange(seq: int, started: float, provider_time: float, issuer: str, endpo
         tokens=MappingProxyType(tokens), rules=tuple(fired),
         headers=MappingProxyType({name: header for name, segment in jws.items()
                                   if (header := header_segment(segment)) is not None}),
+        unverified=tuple(unverified),
     )
 
 
@@ -194,7 +197,7 @@ class Exchanges:
                 _exchange, self.journal.next_seq(), call.started, call.provider_time,
                 call.issuer, call.endpoint, req.method, req.path, req.params, call.client_id,
                 call.grant_type, call.user, call.status, call.error, call.tokens, call.fired,
-                call.jws))
+                call.jws, call.unverified))
 
 
 class Endpoint(ABC):

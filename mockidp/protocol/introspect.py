@@ -24,7 +24,7 @@ class IntrospectEndpoint(Endpoint):
     def answer(self, call: Call, issuer: Issuer, req: IntrospectRequest) -> Json:
         peek_client(call, req)
         self.exchanges.early_or_raise(call)
-        self.checks.client(issuer, req, required=False)
+        self.checks.client(call, issuer, req, required=False)
         token = req.params.get("token")
         if token is None:
             raise InvalidRequest("missing 'token'")

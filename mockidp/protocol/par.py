@@ -32,7 +32,7 @@ class PushedAuthorizationEndpoint(Endpoint):
                                                   .split()))
         client = authenticate(credentials(req.params, req.authorization), issuer.find_client,
                               issuer.settings.strict,
-                              self.checks.trust(issuer, req).client_assertion)
+                              self.checks.trust(call, issuer, req).client_assertion)
         call.client_id = client.id
         params = authz.pushed_params(req.params, client)
         checked = authz.check_client(

@@ -113,19 +113,21 @@ class TokenChecks:
             raise InvalidDPoPProof("the DPoP proof is signed by another key than the token's",
                                    status=401, www_authenticate=challenge)
 
-    def client(self, issuer: Issuer, req: EndpointRequest, required: bool) -> Client | None:
+    def client(self, call: Call, issuer: Issuer, req: EndpointRequest, required: bool
+               ) -> Client | None:
         """The authenticated client of an introspection or revocation request; None when
         none is named and none is ``required`` (permissive, not strict)."""
         creds = credentials(req.params, req.authorization)
         if creds.client_id is None and not required and not issuer.settings.strict:
             return None
         return authenticate(creds, issuer.find_client, issuer.settings.strict,
-                            self.trust(issuer, req).client_assertion)
+                            self.trust(call, issuer, req).client_assertion)
 
-    def trust(self, issuer: Issuer, req: EndpointRequest) -> Trust:
+    def trust(self, call: Call, issuer: Issuer, req: EndpointRequest) -> Trust:
         """What JWTs presented at ``req``'s endpoint are checked against (RFC 7523 §3, RFC
         8693 §2.1): an ``aud`` of the issuer, its token endpoint or this endpoint (under the
-        public URL or the URL the request came in on), this provider's tokens, the caches."""
+        public URL or the URL the request came in on), this provider's tokens, the caches.
+        A JWT taken unverified (permissive issuer, unregistered client) is noted in ``call``."""
         issuer_url = self.exchanges.issuer_url
 
         def audiences() -> tuple[str, ...]:
@@ -139,6 +141,8 @@ class TokenChecks:
             now=self.clock.now(),
             caches=issuer.assertions,
             own_token=lambda token: self.own_token(issuer, req.base_url, token),
+            permissive=not issuer.settings.strict,
+            note_unverified=call.unverified.append,
         )
 
     def own_token(self, issuer: Issuer, base_url: str, token: str) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ class RevokeEndpoint(Endpoint):
     def answer(self, call: Call, issuer: Issuer, req: RevokeRequest) -> Json:
         peek_client(call, req)
         self.exchanges.early_or_raise(call)
-        client = self.checks.client(issuer, req, required=True)
+        client = self.checks.client(call, issuer, req, required=True)
         assert client is not None
         token = req.params.get("token")
         if token is None:

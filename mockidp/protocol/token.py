@@ -42,7 +42,7 @@ class TokenEndpoint(Endpoint):
     def answer(self, call: Call, issuer: Issuer, req: TokenRequest) -> Json:
         self.exchanges.early_or_raise(call, self.peek(call, issuer, req))
         handler = self.grant(req)
-        trust = self.checks.trust(issuer, req)
+        trust = self.checks.trust(call, issuer, req)
         creds = call.creds or credentials(req.params, req.authorization)
         client = authenticate(creds, issuer.find_client, issuer.settings.strict,
                               trust.client_assertion)

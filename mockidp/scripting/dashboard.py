@@ -37,7 +37,8 @@ def client_data(client: Client) -> dict[str, Any]:
 
 def exchange_data(exchange: Exchange, now: float) -> dict[str, Any]:
     """One journal entry, its minted tokens decoded: ``tokens`` is a list of ``{"name",
-    "header", "claims"}`` (``header`` None for opaque tokens and userinfo answers)."""
+    "header", "claims"}`` (``header`` None for opaque tokens and userinfo answers);
+    ``unverified`` names the parameters whose JWT was accepted without a signature check."""
     return {
         "seq": exchange.seq,
         "time": moment(exchange.time, now)["iso"],
@@ -53,6 +54,7 @@ def exchange_data(exchange: Exchange, now: float) -> dict[str, Any]:
         "user": exchange.user,
         "params": dict(exchange.params),
         "rules": list(exchange.rules),
+        "unverified": list(exchange.unverified),
         "tokens": [{"name": name, "header": _plain(exchange.headers.get(name)),
                     "claims": dict(claims)} for name, claims in exchange.tokens.items()],
     }

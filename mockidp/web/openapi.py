@@ -138,7 +138,12 @@ SCHEMAS: dict[str, Any] = {
         "error": {"type": ["string", "null"]}, "tokens": {"type": "object"},
         "rules": {"type": "array", "items": {"type": "string"}},
         "headers": {"type": "object",
-                    "description": "the JOSE header of each minted JWT in tokens"}}},
+                    "description": "the JOSE header of each minted JWT in tokens"},
+        "unverified": {"type": "array", "items": {"type": "string"},
+                       "description": "request parameters (client_assertion, assertion) "
+                                      "whose JWT was accepted with its signature unchecked: "
+                                      "a permissive issuer has no secret or key of an "
+                                      "unregistered client"}}},
     "MintIn": {"type": "object", "additionalProperties": False, "properties": {
         **_TOKEN_ARGS, "typ": {"type": "string"}, "skew": {"type": "number"}}},
     "MintBadIn": {"type": "object", "required": ["kind"], "additionalProperties": False,

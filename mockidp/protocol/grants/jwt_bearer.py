@@ -4,7 +4,10 @@ The ``assertion`` is a signed JWT checked as RFC 7523 §3 says:
 
 - ``iss`` is trusted: one of this provider's issuers (the signature is checked with that
   issuer's keys, so `MockIdP.mint` makes such assertions), or the authenticated client itself
-  (its ``jwks``/``jwks_uri`` keys, or HMAC with its secret);
+  (its ``jwks``/``jwks_uri`` keys, or HMAC with its secret).  An unregistered client of a
+  permissive issuer has no key the provider knows: its assertion must pass every other check,
+  its signature goes unchecked, and the journal says so (``unverified: ["assertion"]``,
+  `Trust.signed_by`); a strict issuer knows no unregistered client;
 - ``sub`` is who the tokens are for: a configured user (by id or by subject) brings their
   claims, any other value is taken as it is;
 - ``aud`` names this issuer's token endpoint or the issuer itself;
@@ -35,7 +38,6 @@ from mockidp.protocol.assertions import (
     check_times,
     peek,
     string_claim,
-    verify_client_signature,
 )
 from mockidp.protocol.grants.base import (
     NOBODY,
@@ -72,16 +74,19 @@ def verify_assertion_grant(assertion: str, client: Client, trust: Trust) -> dict
         claims = trust.own_token(assertion)
     except TokenRejected as exc:
         raise AssertionRejected(str(exc)) from None
+    verified = True
     if claims is None:
         if iss != client.id:
             raise AssertionRejected(
                 f"issuer {iss!r} is not trusted: expected one of this provider's issuers or "
                 f"the client '{client.id}' itself")
-        claims, _ = verify_client_signature(assertion, client, trust.caches.jwks)
+        claims, _, verified = trust.signed_by(assertion, client)
     string_claim(claims, "sub")
     check_audience(claims, trust.audiences)
     exp = check_times(claims, trust.now)
     trust.use_jti(iss, claims, exp, required=False)
+    if not verified:
+        trust.note_unverified("assertion")
     return claims
 
 
