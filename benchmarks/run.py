@@ -18,6 +18,8 @@ Scenarios (in this order, in one process; the HTTP ones once per server of ``moc
    ``MockIdP.reset()`` per call, and a generated suite of 200 tests (token + PyJWT
    verification) against the fixture and against a static server, the floor.
 7. **Ceiling**: PyJWT ``jwt.encode`` alone and ``MockIdP().mint()``, one thread, per algorithm.
+8. **Issuers made on first use**, in process: CPU time of 999 new issuers' JWKS (their RSA keys
+   from the prime pool) next to one declared issuer's, and ``mint()`` on a new issuer.
 
 Then a "targets" table compares each figure with its target.
 
@@ -107,19 +109,20 @@ class Profile:
     ceiling_s: float
     uncached_cold: bool  # also time cold starts without a bytecode cache (when it applies)
     target_rounds: int  # token RS256 at conc 8 (the target's level): measured this many times
+    new_issuers: int  # scenario 8: issuers made on first use, each with its JWKS
 
 
 FULL = Profile(
     cold_runs=5, levels=(1, 8, 32), duration_s=5, warmup_s=0.5, authcode_levels=(1, 8),
     get_levels=(8, 32), memory_marks=(10_000, 25_000, 50_000), memory_concurrency=8,
     first_use_runs=5, suite_tests=200, suite_runs=3, reset_s=1.0, reset_after_request=300,
-    ceiling_s=2.0, uncached_cold=True, target_rounds=3,
+    ceiling_s=2.0, uncached_cold=True, target_rounds=3, new_issuers=999,
 )
 QUICK = Profile(
     cold_runs=2, levels=(8,), duration_s=1, warmup_s=0.2, authcode_levels=(8,),
     get_levels=(8,), memory_marks=(200, 500, 1_000), memory_concurrency=8,
     first_use_runs=1, suite_tests=50, suite_runs=1, reset_s=0.1, reset_after_request=30,
-    ceiling_s=0.5, uncached_cold=False, target_rounds=1,
+    ceiling_s=0.5, uncached_cold=False, target_rounds=1, new_issuers=100,
 )
 
 
@@ -1435,6 +1438,52 @@ def print_ceiling(out: dict[str, Any], best_share: Callable[[str], float]) -> No
     print("   CPU share = thread CPU time / wall time; below ~98 % the thread was descheduled")
 
 
+# -- scenario 8: issuers made on first use -----------------------------------------------------
+
+
+def first_use_issuers(profile: Profile) -> dict[str, Any]:
+    """CPU time (this thread) of ``profile.new_issuers`` issuers made on first use, each with
+    its JWKS, and of ``mint()`` on a new issuer, next to a declared issuer's JWKS (its RSA key
+    generated in full).  The prime pool is the process's: it starts empty here."""
+    from mockidp import MockIdP
+    from mockidp.tokens.keypool import POOL
+
+    several = MockIdP({"issuers": {f"d{i}": {} for i in range(3)}})
+    declared = []
+    for i in range(3):
+        began = time.thread_time()
+        several.jwks(f"d{i}")
+        declared.append(time.thread_time() - began)
+    idp = MockIdP()
+    began = time.thread_time()
+    for i in range(profile.new_issuers):
+        idp.jwks(f"x{i}")
+    jwks_s = time.thread_time() - began
+    idp.reset()
+    mints = []
+    for i in range(20):
+        began = time.thread_time()
+        idp.mint("alice", issuer=f"m{i}")
+        mints.append(time.thread_time() - began)
+    return {"issuers": profile.new_issuers, "jwks_cpu_s": round(jwks_s, 3),
+            "ms_per_issuer": round(1000 * jwks_s / profile.new_issuers, 3),
+            "declared_ms": round(1000 * statistics.median(declared), 2),
+            "pooled_primes": len(POOL),
+            "first_mint_ms": round(1000 * statistics.median(mints), 3)}
+
+
+def print_first_use(out: dict[str, Any]) -> None:
+    print_table(
+        "8. Issuers made on first use, in process, CPU time of one thread",
+        ["new issuers", "JWKS CPU s", "ms/issuer", "declared issuer ms", "RSA keys generated",
+         "first mint() ms"],
+        [[out["issuers"], out["jwks_cpu_s"], out["ms_per_issuer"], out["declared_ms"],
+          out["pooled_primes"] // 2, out["first_mint_ms"]]],
+    )
+    print("   a declared issuer's JWKS generates its RSA key in full; new issuers draw theirs "
+          "from the prime pool (RSA keys generated: for the pool)")
+
+
 # -- targets ---------------------------------------------------------------------------------
 
 
@@ -1651,6 +1700,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     shares = results["ceiling"]["cpu_share"]
     print_ceiling(results["ceiling"], lambda alg: min(
         shares[f"jwt_encode_per_s:{alg}"], shares[f"mint_per_s:{alg}"]))
+    results["first_use"] = first_use_issuers(profile)
+    print_first_use(results["first_use"])
     results["targets"] = targets(results)
     print_targets(results["targets"])
 

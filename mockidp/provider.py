@@ -172,10 +172,12 @@ class Provider:
                 if len(self._issuers) >= MAX_ISSUERS:
                     raise NotFound(f"too many issuers (at most {MAX_ISSUERS})")
                 # only declared issuers keep their keys in the keys directory: one made
-                # on first use by any request must not leave files behind
-                keys_dir = self.keys_dir if name in self.declared else None
-                found = Issuer(name, self.settings.issuer(name), keys_dir,
-                               outbound=self.outbound, store_limit=self.settings.store_limit)
+                # on first use by any request must not leave files behind, and its RSA
+                # keys are cheap ones (`mockidp.tokens.keypool`)
+                declared = name in self.declared
+                found = Issuer(name, self.settings.issuer(name),
+                               self.keys_dir if declared else None, outbound=self.outbound,
+                               store_limit=self.settings.store_limit, first_use=not declared)
                 self._issuers[name] = found
             return found
 

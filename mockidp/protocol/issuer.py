@@ -31,11 +31,13 @@ class Issuer:
 
     def __init__(self, name: str, settings: IssuerSettings, keys_dir: Path | None,
                  store: IssuerStore | None = None, profile: Profile = GENERIC,
-                 outbound: Outbound | None = None, store_limit: int = STORE_LIMIT) -> None:
+                 outbound: Outbound | None = None, store_limit: int = STORE_LIMIT,
+                 first_use: bool = False) -> None:
         self.name = name
         self.settings = settings
         self.profile = profile  # where its endpoints live (paths come only from here)
-        self.keys = KeySet(name, keys_dir)
+        # made on first use (not declared): cheap RSA keys from the shared prime pool
+        self.keys = KeySet(name, keys_dir, pooled=first_use)
         self.store: IssuerStore = store if store is not None else MemoryStore(
             settings.users, settings.clients, store_limit)
         self._adhoc: dict[str, Client] = {}

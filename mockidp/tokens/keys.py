@@ -8,6 +8,14 @@ ES512 (P-256, P-384, P-521) and EdDSA (Ed25519).  Every algorithm is published a
 with ``kid``, ``kty``, ``use`` and ``alg``; the ``kid`` is the key's RFC 7638 thumbprint, with
 ``-{alg}`` appended for the RSA algorithms other than RS256 (they share one key).
 
+Keys are made when first needed, per family: an issuer costs nothing until it signs (which makes
+that algorithm's key) or publishes its JWKS.  The JWKS lists every algorithm, so that a resource
+server that fetched it before a token already holds the key that signs it, whatever algorithm
+the token uses (PyJWT's ``PyJWKClient`` waits 30 s before it fetches a JWKS again for an unknown
+kid); making the EC and Ed25519 keys for it costs well under a millisecond.  The RSA key is the
+costly one (about 40 ms); an issuer made on first use draws it from `mockidp.tokens.keypool`
+instead (``pooled``), in well under a millisecond.
+
 `KeySet.rotate` makes new active keys; the old ones stay published (so a resource server's JWKS
 cache can be tested) until `KeySet.retire` removes them, after which tokens they signed no longer
 verify.  With a keys directory, active keys live in ``{keys_dir}/{issuer}/{family}.pem`` and
@@ -33,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from mockidp.core.errors import MockIdPError
 from mockidp.core.settings import SIGNING_ALGS
 from mockidp.tokens.jose import b64url_encode
+from mockidp.tokens.keypool import POOL
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -217,11 +226,14 @@ def write_key_file(path: Path, key: PrivateKey, exclusive: bool = False) -> bool
 
 class KeySet:
     """The keys of one issuer: an active pair per family, created on first use, plus the
-    rotated-out pairs still published.  Thread-safe."""
+    rotated-out pairs still published.  ``pooled`` (an issuer made on first use, no keys
+    directory): its RSA keys come from the shared prime pool, cheap and not secret.
+    Thread-safe: threads needing a family's first key at once get one key."""
 
-    def __init__(self, issuer: str, keys_dir: Path | None = None) -> None:
+    def __init__(self, issuer: str, keys_dir: Path | None = None, pooled: bool = False) -> None:
         self.issuer = issuer
         self.keys_dir = keys_dir
+        self.pooled = pooled and keys_dir is None
         self._lock = threading.RLock()
         self._active: dict[str, KeyPair] = {}
         self._previous: dict[str, list[KeyPair]] = {}
@@ -290,10 +302,13 @@ class KeySet:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
+    def _generate(self, family: str) -> PrivateKey:
+        return POOL.key() if self.pooled and family == "rsa" else generate(family)
+
     def _load_or_create(self, family: str) -> KeyPair:
         folder = self._folder()
         if folder is None:
-            return make_pair(generate(family), family)
+            return make_pair(self._generate(family), family)
         path = folder / f"{family}.pem"
         if path.exists():
             return load_key_file(path, family)
@@ -364,7 +379,7 @@ class KeySet:
             self._load_previous()
             for family in families:
                 old = self._pair(family)
-                fresh_key = generate(family)
+                fresh_key = self._generate(family)
                 fresh = make_pair(fresh_key, family)
                 folder = self._folder()
                 if folder is not None:
@@ -414,7 +429,7 @@ class KeySet:
         with self._lock:
             pair = self._retired.get(family)
             if pair is None:
-                pair = self._retired[family] = make_pair(generate(family), family)
+                pair = self._retired[family] = make_pair(self._generate(family), family)
             return pair.keys[alg]
 
     def stray(self, alg: str) -> SigningKey:
@@ -423,5 +438,5 @@ class KeySet:
         with self._lock:
             pair = self._stray.get(family)
             if pair is None:
-                pair = self._stray[family] = make_pair(generate(family), family)
+                pair = self._stray[family] = make_pair(self._generate(family), family)
             return pair.keys[alg]
