@@ -173,11 +173,13 @@ class Provider:
                     raise NotFound(f"too many issuers (at most {MAX_ISSUERS})")
                 # only declared issuers keep their keys in the keys directory: one made
                 # on first use by any request must not leave files behind, and its RSA
-                # keys are cheap ones (`mockidp.tokens.keypool`)
+                # keys are cheap ones (`mockidp.tokens.keypool`: not secret, so only where
+                # tokens are anyone's for the asking anyway: a permissive issuer)
                 declared = name in self.declared
-                found = Issuer(name, self.settings.issuer(name),
-                               self.keys_dir if declared else None, outbound=self.outbound,
-                               store_limit=self.settings.store_limit, first_use=not declared)
+                settings = self.settings.issuer(name)
+                found = Issuer(name, settings, self.keys_dir if declared else None,
+                               outbound=self.outbound, store_limit=self.settings.store_limit,
+                               first_use=not declared and not settings.strict)
                 self._issuers[name] = found
             return found
 

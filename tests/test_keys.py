@@ -129,6 +129,17 @@ def test_first_use_issuers_cost_no_rsa_generation_each(generated: Counter[str]) 
     assert all(math.gcd(n, m) == 1 for n in own for m in moduli)
 
 
+def test_strict_first_use_issuers_get_keys_generated_in_full(generated: Counter[str]) -> None:
+    """Pooled keys are not secret: a strict issuer (tokens only for registered clients) made
+    on first use gets its RSA key generated in full, sharing no prime with the pool's."""
+    with MockIdP({"strict": True}) as idp, requests.Session() as http:
+        before = generated["rsa"]
+        moduli = [modulus(http.get(f"{idp.url}/s{i}/jwks", timeout=10).json())
+                  for i in range(3)]
+    assert generated["rsa"] - before == 3
+    assert len(set(moduli)) == 3
+
+
 def test_tokens_of_every_alg_verify_with_a_jwks_fetched_before() -> None:
     """A resource server fetches the JWKS of an issuer made on first use before any token: it
     already holds the key of every algorithm (PyJWKClient would wait 30 s before fetching it
