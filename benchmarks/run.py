@@ -60,6 +60,9 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from slow_clients import print_slow_clients, slow_clients
+
 HERE = Path(__file__).resolve().parent
 WRK_LUA = HERE / "wrk.lua"
 FIXTURE_SUITE = HERE / "fixture_suite"
@@ -1555,6 +1558,21 @@ def print_targets(rows: list[dict[str, Any]]) -> None:
     print(f"   {len(rows) - misses} PASS, {misses} MISS")
 
 
+# -- scenario 9: slow clients (benchmarks/slow_clients.py) ----------------------------------
+
+
+def run_slow_clients(results: dict[str, Any], chosen: list[Variant], gen: LoadGenerator,
+                     profile: Profile) -> None:
+    has_option = "--idle-timeout" in serve_help()
+    results["slow_clients"] = {
+        v.name: slow_clients(
+            lambda extra, v=v: ServerProcess([*v.args, *extra, "--log-level", "warning"]),
+            has_option, lambda server, mode: gen.measure(server, Job(mode), 8, profile),
+            quick=profile is QUICK)
+        for v in chosen}
+    print_slow_clients(results["slow_clients"], print_table)
+
+
 # -- main ------------------------------------------------------------------------------------
 
 
@@ -1622,6 +1640,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "when it is on PATH",
     )
     parser.add_argument(
+        "--only", choices=("slow-clients",),
+        help="run only this scenario (e.g. beside another checkout's code, PYTHONPATH)",
+    )
+    parser.add_argument(
         "--no-bytecode-cache", action="store_true",
         help="spawn servers and pytest with this environment as it is (default: with a "
         "bytecode cache in $TMPDIR/mockidp-bench-pycache-UID, PYTHONPYCACHEPREFIX)",
@@ -1674,6 +1696,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for variant in chosen:  # untimed: fills the bytecode cache and the page cache
         with ServerProcess(variant.args):
             pass
+    if args.only == "slow-clients":
+        run_slow_clients(results, chosen, gen, profile)
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return 0
     results["cold_start"] = {v.name: cold_start(profile, v) for v in chosen}
     uncached: dict[str, Any] = {}
     if profile.uncached_cold and cache is not None and os.environ.get("PYTHONDONTWRITEBYTECODE"):
@@ -1702,6 +1729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shares[f"jwt_encode_per_s:{alg}"], shares[f"mint_per_s:{alg}"]))
     results["first_use"] = first_use_issuers(profile)
     print_first_use(results["first_use"])
+    run_slow_clients(results, chosen, gen, profile)
     results["targets"] = targets(results)
     print_targets(results["targets"])
 

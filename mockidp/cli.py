@@ -139,8 +139,8 @@ def main() -> None:
 @click.option(
     "--idle-timeout", envvar="MOCKIDP_IDLE_TIMEOUT", type=click.FloatRange(min=1, max=3600),
     default=60.0, show_default=True,
-    help="granian: close a connection that sends no request for this many seconds (new or "
-    "between requests), or stops sending its request body that long.  "
+    help="Close a connection that sends no request for this many seconds (new or between "
+    "requests), or stops sending its request that long.  "
     "[env: MOCKIDP_IDLE_TIMEOUT]",
 )
 @click.option(
@@ -183,7 +183,7 @@ def serve(
             bound_port = servers.free_port(host, port)
             server = None
         else:
-            server = servers.bind(idp, host, port, idp.ssl_context())
+            server = servers.bind(idp, host, port, idp.ssl_context(), idle_timeout=idle_timeout)
             bound_port = server.port
     except MockIdPError as exc:
         _fail(exc)

@@ -31,7 +31,7 @@ log = logging.getLogger("mockidp")
 STOP_POLL_S = 0.02
 
 
-def _quiet_handler() -> type[WSGIRequestHandler]:
+def _quiet_handler(idle_timeout: float = 30.0) -> type[WSGIRequestHandler]:
     """werkzeug's request handler, quiet (werkzeug is imported when a server is bound)."""
     from werkzeug.serving import WSGIRequestHandler
 
@@ -42,7 +42,7 @@ def _quiet_handler() -> type[WSGIRequestHandler]:
         stops sending cannot hold a thread forever.
         """
 
-        timeout = 30
+        timeout = idle_timeout
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             logging.getLogger("mockidp.access").debug(
@@ -95,13 +95,14 @@ def _with_abort(app: Callable[..., Any]) -> Callable[..., Any]:
     return wsgi
 
 
-def bind(idp: Provider, host: str, port: int, context: ssl.SSLContext | None = None
-         ) -> BaseWSGIServer:
+def bind(idp: Provider, host: str, port: int, context: ssl.SSLContext | None = None,
+         idle_timeout: float = 30.0) -> BaseWSGIServer:
     """Bind a threaded werkzeug server for ``idp``; port in use → `MockIdPError`.
 
     With a TLS ``context`` the server speaks HTTPS.  The TLS handshake happens in the request's own
     thread (under the handler's timeout), not in the accepting loop, so a client that connects
-    and says nothing cannot stall everyone else.
+    and says nothing cannot stall everyone else; a connection that sends nothing for
+    ``idle_timeout`` seconds (idle, or stalled in a request) is closed.
     """
     sock = _listen(host, port)
     try:
@@ -109,7 +110,7 @@ def bind(idp: Provider, host: str, port: int, context: ssl.SSLContext | None = N
 
         server = make_server(
             host, sock.getsockname()[1], _with_abort(serving_app(idp)), threaded=True,
-            request_handler=_quiet_handler(), fd=sock.fileno(),
+            request_handler=_quiet_handler(idle_timeout), fd=sock.fileno(),
         )
     finally:
         sock.close()  # werkzeug holds its own duplicate of the descriptor
