@@ -16,7 +16,7 @@ import click
 
 from mockidp.api import MAX_PORT, MockIdP
 from mockidp.core.errors import MockIdPError
-from mockidp.core.settings import load_settings
+from mockidp.core.settings import SIGNING_ALGS, load_settings
 from mockidp.core.version import __version__
 
 BANNER = (
@@ -253,18 +253,25 @@ def _claim_value(raw: str) -> Any:
               help="Space-separated scopes.  [env: MOCKIDP_SCOPE]")
 @click.option("--expires-in", type=int, default=None, envvar="MOCKIDP_EXPIRES_IN",
               help="Lifetime in seconds (negative: already expired).  [env: MOCKIDP_EXPIRES_IN]")
-@click.option("--alg", default=None, envvar="MOCKIDP_ALG",
-              help="Signing algorithm (RS256, ES256).  [env: MOCKIDP_ALG]")
+@click.option("--alg", default=None, envvar="MOCKIDP_ALG", type=click.Choice(SIGNING_ALGS),
+              help="Signing algorithm; by default the issuer's signing_alg (RS256 unless the "
+              "config says otherwise).  [env: MOCKIDP_ALG]")
 @click.option("--bad", "bad", default=None, envvar="MOCKIDP_BAD", metavar="KIND",
               help="Print a deliberately invalid token of this kind (see 'mockidp bad-tokens').  "
               "[env: MOCKIDP_BAD]")
 @issuer_option
-@host_option
-@port_option
+@click.option("--host", envvar="MOCKIDP_HOST", default="127.0.0.1", show_default=True,
+              help="Host of the issuer URL the token names in 'iss' (http://HOST:PORT/ISSUER): "
+              "where the server the token is for is reached.  [env: MOCKIDP_HOST]")
+@click.option("--port", envvar="MOCKIDP_PORT", default=8080, show_default=True, type=PortType(),
+              help="Port of that issuer URL.  [env: MOCKIDP_PORT]")
 @click.option("--public-url", envvar="MOCKIDP_PUBLIC_URL", default=None,
-              help="Base of the issuer URL, as the server uses it.  [env: MOCKIDP_PUBLIC_URL]")
+              help="Base of the issuer URL instead of http://HOST:PORT, as the server's "
+              "--public-url.  [env: MOCKIDP_PUBLIC_URL]")
 @config_option
-@keys_dir_option
+@click.option("--keys-dir", envvar="MOCKIDP_KEYS_DIR", type=click.Path(file_okay=False),
+              help="Sign with the keys in this directory (made there when missing), as a server "
+              "started with the same --keys-dir does.  [env: MOCKIDP_KEYS_DIR]")
 def mint(
     sub: str, claims: tuple[str, ...], audience: tuple[str, ...], scope: str | None,
     expires_in: int | None, alg: str | None, bad: str | None, issuer: str, host: str,
