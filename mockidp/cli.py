@@ -328,6 +328,11 @@ def mint(
     except MockIdPError as exc:
         _fail(exc)
         return
+    if idp.keys_dir is None:  # on stderr: stdout stays the token alone
+        click.echo(f"Warning: signed with throwaway keys made for this command alone: no "
+                   f"running server knows them, so none accepts this token.  Mint through the "
+                   f"server (--url {idp.url}, or MOCKIDP_URL), or give this command the "
+                   f"server's --keys-dir.", err=True)
     click.echo(token)
 
 

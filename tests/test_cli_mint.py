@@ -279,3 +279,37 @@ def test_local_options_do_not_go_with_url(tmp_path: Any) -> None:
     result = invoke("--control-token", "abc")
     assert result.exit_code == 2
     assert "--control-token goes with --url" in result.stderr
+
+
+# -- without --url: local keys, throwaway unless --keys-dir --------------------------------------
+
+def test_throwaway_keys_are_said_on_stderr_and_only_then(tmp_path: Any) -> None:
+    result = minted("--sub", "alice", "--port", "9000")
+    warning = " ".join(result.stderr.split())
+    assert warning.startswith("Warning: signed with throwaway keys")
+    assert "no running server knows them" in warning
+    assert "--url http://127.0.0.1:9000" in warning and "MOCKIDP_URL" in warning
+    assert "--keys-dir" in warning
+    with MockIdP() as idp:  # what the warning says: a running server rejects the token
+        answer = requests.post(f"{idp.issuer_url()}/introspect", timeout=TIMEOUT,
+                               data={"token": result.stdout.strip()}, auth=("api", "x"))
+        assert answer.json() == {"active": False}
+    bad = minted("--bad", "expired")
+    assert "throwaway keys" in bad.stderr
+    # shared keys, or a server's: nothing to warn about
+    assert minted("--keys-dir", str(tmp_path / "a")).stderr == ""
+    assert minted(env={"MOCKIDP_KEYS_DIR": str(tmp_path / "b")}).stderr == ""
+    with MockIdP() as idp:
+        assert minted("--url", idp.url).stderr == ""
+
+
+def test_the_real_command_prints_the_token_alone_on_stdout() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-m", "mockidp.cli", "mint", "--sub", "alice"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.removesuffix("\n")
+    assert "\n" not in token and jwt.decode(token, options={"verify_signature": False})[
+        "sub"] == "alice"
+    assert done.stderr.startswith("Warning: signed with throwaway keys")
