@@ -178,6 +178,23 @@ def test_every_algorithm_through_the_server_verifies_against_its_jwks() -> None:
             assert verified(token, idp.url, audience="mockidp")["sub"] == "user"
 
 
+def test_the_token_names_the_issuer_url_the_server_is_reached_at() -> None:
+    # as its discovery document and token endpoint do for a request at that URL: a server
+    # bound to 127.0.0.1 and reached as localhost names http://localhost:PORT/default
+    with MockIdP() as idp:
+        for base in (idp.url, idp.url.replace("127.0.0.1", "localhost")):
+            token = minted("--url", base).stdout.strip()
+            assert jwt.decode(token, options={"verify_signature": False})["iss"] == \
+                f"{base}/default"
+            assert verified(token, base, audience="mockidp")["sub"] == "user"
+            bad = minted("--url", base, "--bad", "wrong_audience").stdout.strip()
+            assert verified(bad, base, options={"verify_aud": False})["iss"] == f"{base}/default"
+    with MockIdP(public_url="https://idp.example") as idp:  # a public URL names it always
+        token = minted("--url", idp.url.replace("127.0.0.1", "localhost")).stdout.strip()
+        assert jwt.decode(token, options={"verify_signature": False})["iss"] == \
+            "https://idp.example/default"
+
+
 def test_url_from_the_environment_and_with_the_control_prefix() -> None:
     with MockIdP() as idp:
         token = minted("--sub", "env", env={"MOCKIDP_URL": idp.url + "/"}).stdout.strip()
