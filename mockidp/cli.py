@@ -286,7 +286,7 @@ def mint(
     host: str, port: int, public_url: str | None, config: str | None, keys_dir: str | None,
     url: str | None, control_token: str | None,
 ) -> None:
-    """Print a signed access token (on stdout, nothing else: TOKEN=$(mockidp mint)).
+    """Print a signed access token: the token alone on stdout, warnings on stderr.
 
     With --url, the server running there mints it, so that server accepts it.  Otherwise it is
     signed here: with the keys of --keys-dir, a server using the same keys directory (and
