@@ -16,7 +16,7 @@ import click
 
 from mockidp.api import MAX_PORT, MockIdP
 from mockidp.core.errors import MockIdPError
-from mockidp.core.settings import load_settings
+from mockidp.core.settings import SIGNING_ALGS, load_settings
 from mockidp.core.version import __version__
 
 BANNER = (
@@ -261,49 +261,93 @@ def _claim_value(raw: str) -> Any:
               help="Space-separated scopes.  [env: MOCKIDP_SCOPE]")
 @click.option("--expires-in", type=int, default=None, envvar="MOCKIDP_EXPIRES_IN",
               help="Lifetime in seconds (negative: already expired).  [env: MOCKIDP_EXPIRES_IN]")
-@click.option("--alg", default=None, envvar="MOCKIDP_ALG",
-              help="Signing algorithm (RS256, ES256).  [env: MOCKIDP_ALG]")
+@click.option("--alg", default=None, envvar="MOCKIDP_ALG", type=click.Choice(SIGNING_ALGS),
+              help="Signing algorithm; by default the issuer's signing_alg (RS256 unless the "
+              "config says otherwise).  [env: MOCKIDP_ALG]")
 @click.option("--bad", "bad", default=None, envvar="MOCKIDP_BAD", metavar="KIND",
               help="Print a deliberately invalid token of this kind (see 'mockidp bad-tokens').  "
               "[env: MOCKIDP_BAD]")
 @issuer_option
-@host_option
-@port_option
+@click.option("--host", envvar="MOCKIDP_HOST", default="127.0.0.1", show_default=True,
+              help="Host of the issuer URL the token names in 'iss' (http://HOST:PORT/ISSUER): "
+              "where the server the token is for is reached.  [env: MOCKIDP_HOST]")
+@click.option("--port", envvar="MOCKIDP_PORT", default=8080, show_default=True, type=PortType(),
+              help="Port of that issuer URL.  [env: MOCKIDP_PORT]")
 @click.option("--public-url", envvar="MOCKIDP_PUBLIC_URL", default=None,
-              help="Base of the issuer URL, as the server uses it.  [env: MOCKIDP_PUBLIC_URL]")
+              help="Base of the issuer URL instead of http://HOST:PORT, as the server's "
+              "--public-url.  [env: MOCKIDP_PUBLIC_URL]")
 @config_option
-@keys_dir_option
+@click.option("--keys-dir", envvar="MOCKIDP_KEYS_DIR", type=click.Path(file_okay=False),
+              help="Sign with the keys in this directory (made there when missing), as a server "
+              "started with the same --keys-dir does.  [env: MOCKIDP_KEYS_DIR]")
+@click.option("--url", envvar="MOCKIDP_URL", default=None, metavar="URL",
+              help="Mint through the mockidp server running at URL (e.g. http://127.0.0.1:8080), "
+              "over its control API: signed with that server's keys, the token is one it "
+              "accepts.  [env: MOCKIDP_URL]")
+@click.option("--control-token", envvar="MOCKIDP_CONTROL_TOKEN", default=None,
+              help="With --url: the server's control token, sent as 'Authorization: Bearer'.  "
+              "[env: MOCKIDP_CONTROL_TOKEN]")
+@click.pass_context
 def mint(
-    sub: str, claims: tuple[str, ...], audience: tuple[str, ...], scope: str | None,
-    expires_in: int | None, alg: str | None, bad: str | None, issuer: str, host: str,
-    port: int, public_url: str | None, config: str | None, keys_dir: str | None,
+    ctx: click.Context, sub: str, claims: tuple[str, ...], audience: tuple[str, ...],
+    scope: str | None, expires_in: int | None, alg: str | None, bad: str | None, issuer: str,
+    host: str, port: int, public_url: str | None, config: str | None, keys_dir: str | None,
+    url: str | None, control_token: str | None,
 ) -> None:
-    """Print a signed access token.  With --keys-dir, a server using the same keys directory
-    (and host and port) accepts it."""
+    """Print a signed access token: the token alone on stdout, warnings on stderr.
+
+    With --url, the server running there mints it, so that server accepts it.  Otherwise it is
+    signed here: with the keys of --keys-dir, a server using the same keys directory (and
+    issuer URL: --host, --port, --public-url) accepts it; without, the keys are throwaway,
+    no server accepts the token, and a warning on stderr says so."""
     extra: dict[str, Any] = {}
     for item in claims:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--claim")
         extra[name] = _claim_value(value)
+    fields: dict[str, Any] = {"sub": sub, "claims": extra or None,
+                              "audience": list(audience) or None, "scope": scope,
+                              "expires_in": expires_in, "alg": alg, "issuer": issuer}
+    if url is not None:
+        local = _given(ctx, "host", "port", "public_url", "config", "keys_dir")
+        if local:
+            raise click.UsageError(f"{', '.join(local)}: not with --url (or MOCKIDP_URL): the "
+                                   "server there mints with its own keys, config and issuer URL")
+        from mockidp.web.remote import mint_through  # loads an HTTP client: only for --url
+
+        try:
+            click.echo(mint_through(url, fields, bad, control_token))
+        except MockIdPError as exc:
+            _fail(exc)
+        return
+    if _given(ctx, "control_token"):
+        raise click.UsageError("--control-token goes with --url: the control token of the "
+                               "server that mints the token")
     try:
         if bad == "revoked":
             raise MockIdPError(
                 "--bad revoked: only the running server that must reject the token can revoke "
-                "it; ask it instead: POST /_mockidp/mint-bad {\"kind\": \"revoked\"}"
+                "it; mint it there: --url http://HOST:PORT (or MOCKIDP_URL)"
             )
         idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir,
                       public_url=public_url)
-        if bad is not None:
-            token = idp.mint_bad(bad, sub, extra, audience=list(audience) or None, scope=scope,
-                                 expires_in=expires_in, alg=alg, issuer=issuer)
-        else:
-            token = idp.mint(sub, extra, audience=list(audience) or None, scope=scope,
-                             expires_in=expires_in, alg=alg, issuer=issuer)
+        token = idp.mint(**fields) if bad is None else idp.mint_bad(bad, **fields)
     except MockIdPError as exc:
         _fail(exc)
         return
+    if idp.keys_dir is None:  # on stderr: stdout stays the token alone
+        click.echo(f"Warning: signed with throwaway keys made for this command alone: no "
+                   f"running server knows them, so none accepts this token.  Mint through the "
+                   f"server (--url {idp.url}, or MOCKIDP_URL), or give this command the "
+                   f"server's --keys-dir.", err=True)
     click.echo(token)
+
+
+def _given(ctx: click.Context, *names: str) -> list[str]:
+    """The options among ``names`` given on the command line (not from the environment)."""
+    return ["--" + name.replace("_", "-") for name in names
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
 
 
 @main.command()

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -119,8 +119,9 @@ class Provider:
         base = self.public_url or base_url or self.url
         return base.rstrip("/") + self.issuer(issuer).profile.mount_of(issuer)
 
-    def _own_issuer_url(self, issuer: str) -> str:
-        return self.issuer_url_for(issuer, None)
+    def _issuer_url_at(self, base_url: str | None) -> Callable[[str], str]:
+        """Issuer name → the issuer URL a request at ``base_url`` sees (None: our own)."""
+        return lambda issuer: self.issuer_url_for(issuer, base_url)
 
     def handle(self, name: str, req: EndpointRequest) -> Outcome:
         """Answer the protocol request ``req`` at endpoint ``name``: the one call the HTTP
@@ -409,6 +410,7 @@ class Provider:
         remove: Collection[str] = (),
         typ: str = "JWT",
         skew: float = 0,
+        base_url: str | None = None,
     ) -> str:
         """Sign an access token directly (no HTTP): claims pipeline then signer.
 
@@ -416,13 +418,15 @@ class Provider:
         when ``scope`` is None, else those the scopes allow (as at the token endpoint).
         ``claims`` override anything, protected claims included; ``remove`` deletes claims;
         ``expires_in`` may be negative for an expired token; ``skew`` shifts this token's
-        time stamps.  Bad arguments raise `MockIdPError` naming the argument.
+        time stamps.  ``iss`` is the issuer URL a request at ``base_url`` sees (the control
+        API passes its request's), else the provider's own (`issuer_url_for`).  Bad arguments
+        raise `MockIdPError` naming the argument.
         """
         if not isinstance(typ, str) or not typ:
             raise MockIdPError(f"mint: typ: expected a non-empty string, got {typ!r}")
-        target, body, alg, _ = mint_claims(self.issuer, self._own_issuer_url, self.clock.now(),
-                                           sub, claims, audience, expires_in, issuer,
-                                           client_id, scope, alg, remove, skew)
+        target, body, alg, _ = mint_claims(self.issuer, self._issuer_url_at(base_url),
+                                           self.clock.now(), sub, claims, audience, expires_in,
+                                           issuer, client_id, scope, alg, remove, skew)
         return sign(body, target.keys.active(alg), typ)
 
     def bad_token_kinds(self) -> dict[str, str]:
@@ -442,6 +446,7 @@ class Provider:
         scope: str | Collection[str] | None = None,
         alg: str | None = None,
         remove: Collection[str] = (),
+        base_url: str | None = None,
     ) -> str:
         """A deliberately invalid token of ``kind`` (see `bad_token_kinds`), otherwise just
         like `mint` with the same arguments: exactly one thing is wrong with it."""
@@ -449,7 +454,7 @@ class Provider:
             raise MockIdPError(
                 f"mint_bad: kind: expected one of {', '.join(BAD_TOKEN_KINDS)}, got {kind!r}"
             )
-        target, body, alg, now = mint_claims(self.issuer, self._own_issuer_url,
+        target, body, alg, now = mint_claims(self.issuer, self._issuer_url_at(base_url),
                                              self.clock.now(), sub, claims, audience,
                                              expires_in, issuer, client_id, scope, alg, remove,
                                              0)

@@ -69,6 +69,12 @@ def _issuer_arg(body: Mapping[str, Any] | None = None) -> str:
     return value
 
 
+def _base_url() -> str:
+    """The URL this request came in on: a token minted here names the issuer URL that
+    discovery and the token endpoint name for a request there (unless a public URL is set)."""
+    return request.host_url.rstrip("/")
+
+
 def user_json(user: User) -> dict[str, Any]:
     """A user as the control API shows it: the table's fields for this door, no password."""
     return {"id": user.id, "sub": user.subject, **shown(USER_FIELDS, user, "control")}
@@ -307,7 +313,7 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
     def mint() -> Response:
         body = _body()
         _only(body, MINT_FIELDS, "mint")
-        return json_response({"token": idp.mint(**body)})
+        return json_response({"token": idp.mint(**body, base_url=_base_url())})
 
     @bp.get("/bad-tokens")
     def bad_tokens() -> Response:
@@ -321,7 +327,8 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
             raise ControlError("mint_bad.kind: expected one of " + ", ".join(
                 idp.bad_token_kinds()))
         kind = body.pop("kind")
-        return json_response({"kind": kind, "token": idp.mint_bad(kind, **body)})
+        return json_response({"kind": kind, "token": idp.mint_bad(kind, **body,
+                                                                  base_url=_base_url())})
 
     # -- token debugger -----------------------------------------------------------------------
     @bp.post("/inspect")
