@@ -13,6 +13,7 @@ import requests
 
 from mockidp import MockIdP, MockIdPError
 from mockidp.core.errors import NotFound
+from mockidp.core.settings import parse_settings
 
 from .conftest import REDIRECT
 
@@ -491,3 +492,59 @@ def test_a_rotation_cut_between_its_two_writes_leaves_one_active_key(tmp_path: P
         assert pyjwt.decode(token, key.key, algorithms=["RS256"], audience="api")["sub"] == \
             "alice"
     assert not list(previous.glob("rsa-*.pem"))  # the stale copy is gone
+
+
+def test_the_journal_is_bounded_by_bytes_evicting_the_oldest() -> None:
+    """1,000 token requests each carrying a 60 KB scope (which the access token repeats, so
+    the cap on parameters alone cannot keep it small): the journal served stays within
+    ``journal_bytes`` (default 8 MiB), the oldest entries gone, the newest kept."""
+    big = "s" * 60_000
+    with MockIdP() as idp, requests.Session() as http:
+        token_url = f"{idp.issuer_url()}/token"
+        for i in range(1000):
+            answer = http.post(token_url, auth=("app", "x"), timeout=10, data={
+                "grant_type": "client_credentials", "scope": f"n{i:04d} {big}"})
+            assert answer.status_code == 200, answer.text[:200]
+        served = http.get(f"{idp.url}/_mockidp/journal", timeout=30)
+        assert len(served.content) <= 8 * 1024 * 1024  # was 115 MiB
+        assert idp.journal.max_bytes == 8 * 1024 * 1024
+        assert idp.journal.bytes <= idp.journal.max_bytes
+        calls = served.json()["calls"]
+        assert 50 < len(calls) < 1000  # some were evicted, by bytes (journal_size is 1000)
+        kept = [c["tokens"]["access_token"]["scope"][:5] for c in calls]
+        assert kept == [f"n{i:04d}" for i in range(1000 - len(calls), 1000)]  # the newest
+        assert [c["seq"] for c in calls] == sorted(c["seq"] for c in calls)
+
+
+def test_a_long_parameter_is_journaled_cut_around_its_length_and_still_masked() -> None:
+    """A 60 KB parameter is kept as its first and last 2,000 characters around a marker
+    with its length, so 1,000 of them fit in a 5 MiB journal (they made 58 MiB); a long
+    credential still shows only its ends, a secret nothing."""
+    junk = "j" + "a" * 59_998 + "z"
+    with MockIdP() as idp, requests.Session() as http:
+        token_url = f"{idp.issuer_url()}/token"
+        for _ in range(1000):
+            assert http.post(token_url, auth=("app", "x"), timeout=10, data={
+                "grant_type": "client_credentials", "x": junk}).status_code == 200
+        served = http.get(f"{idp.url}/_mockidp/journal", timeout=30)
+        calls = served.json()["calls"]
+        assert len(calls) == 1000 and len(served.content) < 5 * 1024 * 1024
+        value = calls[-1]["params"]["x"]
+        assert len(value) <= 4096 and "[60000 characters, middle cut]" in value
+        assert value.startswith("jaaa") and value.endswith("aaaz")
+        code = "c0de" + "k" * 20_000 + "last"
+        http.post(token_url, timeout=10, data={
+            "grant_type": "authorization_code", "code": code, "client_id": "app",
+            "client_secret": "S" * 20_000, "code_verifier": "v" * 20_000})
+        [call] = idp.calls(grant_type="authorization_code")
+        assert call.params["code"] == "c0de…last"
+        assert call.params["client_secret"] == "***"
+        assert call.params["code_verifier"] == "vvvv…vvvv"
+
+
+@pytest.mark.parametrize("bad", [0, 1023, "8MiB", True, 1.5e7])
+def test_a_bad_journal_bytes_is_refused_naming_the_field(bad: object) -> None:
+    with pytest.raises(MockIdPError, match=r"^c\.toml: journal_bytes: expected a whole number "
+                                           r"of bytes >= 1024, got "):
+        parse_settings({"journal_bytes": bad}, "c.toml")
+    assert MockIdP({"journal_bytes": 4096}).journal.max_bytes == 4096
