@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mockidp import MockIdP, MockIdPError
 from mockidp.core.errors import NotFound
 from mockidp.core.settings import parse_settings
 
-from .conftest import REDIRECT
+from .conftest import REDIRECT, query_of
 
 CRLF_URIS = [REDIRECT + "%0d%0aSet-Cookie:%20evil=1", REDIRECT + "%0aX-Injected:%201",
              REDIRECT + "%09tab", "https://app.example/cb%0d"]
@@ -548,3 +550,107 @@ def test_a_bad_journal_bytes_is_refused_naming_the_field(bad: object) -> None:
                                            r"of bytes >= 1024, got "):
         parse_settings({"journal_bytes": bad}, "c.toml")
     assert MockIdP({"journal_bytes": 4096}).journal.max_bytes == 4096
+
+
+def test_revocations_stay_within_store_limit_expired_first_then_the_soonest_to_expire() -> None:
+    """Revoked access tokens are kept until the token expires; past ``store_limit`` the
+    expired go first, then those that expire soonest: the live revocations kept are refused
+    by introspection, and the count stays at most the limit."""
+    with MockIdP({"store_limit": 50}) as idp, requests.Session() as http:
+        base = idp.issuer_url()
+        store = idp.issuer().store
+
+        def revoke(expires_in: int) -> str:
+            token = idp.mint("alice", client_id="app", expires_in=expires_in)
+            assert http.post(f"{base}/revoke", auth=("app", "x"), timeout=10,
+                             data={"token": token}).status_code == 200
+            return token
+
+        def active(token: str) -> bool:
+            return bool(http.post(f"{base}/introspect", auth=("app", "x"), timeout=10,
+                                  data={"token": token}).json()["active"])
+
+        short = [revoke(30) for _ in range(30)]
+        assert not active(short[0])
+        idp.set_clock(advance=60)  # the first 30 revoked tokens have expired
+        long = [revoke(3600) for _ in range(50)]
+        assert store.counts()["revoked_access_tokens"] == 50  # the expired ones went
+        assert not any(active(t) for t in long)  # no live revocation was forgotten
+        soon = [revoke(600) for _ in range(20)]  # past the limit: these expire soonest ...
+        later = [revoke(7200) for _ in range(20)]  # ... then the first of ``long``
+        assert store.counts()["revoked_access_tokens"] == 50
+        assert not any(active(t) for t in later + long[20:])
+        # forgotten, those closest to their expiry: accepted again until they expire
+        assert all(active(t) for t in soon + long[:20])
+
+
+def test_the_clients_of_login_sessions_stay_within_store_limit_the_newest_kept() -> None:
+    import jwt as pyjwt
+
+    with MockIdP({"store_limit": 20, "interactive_login": False}) as idp, \
+            requests.Session() as http:
+        base = idp.issuer_url()
+        sids = []
+        for i in range(60):  # a new login session each time (no cookie is sent back)
+            http.cookies.clear()
+            location = http.get(f"{base}/authorize", timeout=10, allow_redirects=False, params={
+                "client_id": "app", "response_type": "code", "scope": "openid",
+                "redirect_uri": REDIRECT, "login_hint": f"u{i}", "nonce": "n"}
+            ).headers["Location"]
+            code = query_of(location)["code"]
+            tokens = http.post(f"{base}/token", auth=("app", "x"), timeout=10, data={
+                "grant_type": "authorization_code", "code": code,
+                "redirect_uri": REDIRECT}).json()
+            sids.append(pyjwt.decode(tokens["id_token"], options={"verify_signature": False})[
+                "sid"])
+        store = idp.issuer().store
+        assert store.counts()["session_clients"] <= 20  # was one per session ever made
+        assert store.take_session_clients(sids[-1]) == {"app"}  # the newest is kept
+        assert store.take_session_clients(sids[0]) == set()  # the oldest went
+
+
+def test_replay_caches_and_grant_token_lists_stay_within_the_limit() -> None:
+    """A replay cache keeps at most ``limit`` keys (the soonest to expire go), and the
+    access tokens remembered per grant at most ``limit`` grants (the one used longest ago
+    goes): revoking a recent grant still revokes its access tokens."""
+    from mockidp.core.records import RefreshRecord
+    from mockidp.core.stores import MemoryStore
+
+    store = MemoryStore(limit=50)
+    now = 1000.0
+    for i in range(300):
+        assert store.first_use("assertion", f"jti-{i}", now + 60 + i, now)
+    assert store.counts()["replay_cache"] == 50
+    assert not store.first_use("assertion", "jti-299", now + 400, now)  # still a replay
+    for i in range(300):
+        store.note_access_token(f"grant-{i}", f"at-{i}", now + 3600, now)
+    assert store.counts()["grant_families"] == 50
+    record = RefreshRecord(client_id="app", sub="s", user_id=None, scopes=(), audience=(),
+                           login_claims={}, auth_time=None, session_id=None, nonce=None,
+                           expires_at=now + 3600, issued_at=now, family="grant-299")
+    store.put_refresh("rt", record, now)
+    store.revoke_refresh("rt", now)
+    assert store.is_revoked("at-299") and not store.is_revoked("at-0")
+
+
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 40), st.integers(0, 3)),
+                max_size=60), st.integers(1, 5))
+def test_the_bounded_until_map_is_expired_first_then_soonest_oldest(
+        puts: list[tuple[int, int, int]], limit: int) -> None:
+    """`_Until`'s heap keeps exactly what a scan would: each put drops the expired, then
+    while past ``limit`` the soonest to expire, the one set first among equals."""
+    from mockidp.core.stores import _Until
+
+    bounded = _Until()
+    model: dict[str, tuple[float, int]] = {}  # key -> (until, when it was set)
+    now = 0.0
+    for order, (key_number, until_offset, step) in enumerate(puts):
+        now += step
+        key, until = f"k{key_number}", now + until_offset
+        bounded.put(key, until, now, limit)
+        if key not in model or model[key][0] < until:
+            model[key] = (until, order)
+            model = {k: v for k, v in model.items() if now < v[0]}
+            while len(model) > limit:
+                del model[min(model, key=model.__getitem__)]
+        assert bounded.items == {k: v[0] for k, v in model.items()}
