@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -654,3 +655,32 @@ def test_the_bounded_until_map_is_expired_first_then_soonest_oldest(
             while len(model) > limit:
                 del model[min(model, key=model.__getitem__)]
         assert bounded.items == {k: v[0] for k, v in model.items()}
+
+
+def test_a_full_store_sweeps_the_expired_first_without_a_scan_at_every_put() -> None:
+    """Past the limit the expired records go first; with every record live the oldest go,
+    and the scan for expired ones runs once per limit/16 puts, not at each one."""
+    from mockidp.core.stores import _Expiring
+
+    @dataclass
+    class Record:
+        expires_at: float
+
+    store: _Expiring[Record] = _Expiring()
+    for i in range(160):  # every other one expires at 10
+        store.put(f"r{i}", Record(10.0 if i % 2 else 1e9), 0.0, 160)
+    store.put("new", Record(1e9), 20.0, 160)
+    assert len(store) == 81 and "r0" in store.items and "r1" not in store.items
+    sweeps = 0
+    original = store.sweep
+
+    def counting(now: float) -> None:
+        nonlocal sweeps
+        sweeps += 1
+        original(now)
+
+    store.sweep = counting  # type: ignore[method-assign]
+    for i in range(400):
+        store.put(f"live{i}", Record(1e9), 20.0, 160)
+    assert len(store) == 160 and "live399" in store.items and "r0" not in store.items
+    assert sweeps <= 400 // 10 + 2  # was 400: one full scan per put
