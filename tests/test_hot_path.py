@@ -61,7 +61,7 @@ def test_lazy_journal_entries_read_like_recorded_ones() -> None:
     journal.record(Exchange(seq=1, time=0.0, provider_time=0.0, issuer="default",
                             endpoint="jwks", method="GET", path="/default/jwks"))
     for seq in (2, 3, 4):
-        journal.record_later(lambda params, seq: later(seq), Params(), seq)
+        journal.record_later(lambda params, seq: later(seq), Params(), (seq,), 0)
     assert built == []  # nothing is built until the journal is read
     assert [e.seq for e in journal.calls()] == [2, 3, 4]  # a ring buffer of 3
     assert [e.seq for e in journal.calls(endpoint="token")] == [2, 3, 4]

@@ -83,7 +83,8 @@ class Call:
         method, quotes, empty fields)."""
         return (80 + self.token_bytes + len(self.issuer) + len(self.endpoint) + len(self.req.path)
                 + len(self.client_id or "") + len(self.grant_type or "") + len(self.user or "")
-                + len(self.error or "") + sum(len(rule) + 3 for rule in self.fired))
+                + len(self.error or "")
+                + (sum(len(rule) + 3 for rule in self.fired) if self.fired else 0))
 
 
 def _exchange(params: Params, seq: int, started: float, provider_time: float, issuer: str,
@@ -212,11 +213,11 @@ class Exchanges:
             return result
         finally:
             req = call.req
-            self.journal.record_later(
-                _exchange, req.params, self.journal.next_seq(), call.started,
-                call.provider_time, call.issuer, call.endpoint, req.method, req.path,
-                call.client_id, call.grant_type, call.user, call.status, call.error,
-                call.tokens, call.fired, call.jws, weight=call.journal_bytes())
+            self.journal.record_later(_exchange, req.params, (
+                self.journal.next_seq(), call.started, call.provider_time, call.issuer,
+                call.endpoint, req.method, req.path, call.client_id, call.grant_type, call.user,
+                call.status, call.error, call.tokens, call.fired, call.jws),
+                call.journal_bytes())
 
 
 class Endpoint(ABC):
