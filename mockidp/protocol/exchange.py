@@ -63,8 +63,9 @@ class Call:
         """Journal a minted token: its claims, and its JOSE header when it is a JWS.
 
         A JWS is weighed by its length, more than its header's and claims' JSON (base64url
-        makes 4 characters of 3) for no walk through the claims: 0.1 us where `weigh` takes
-        2 us for an access and an ID token, on every token request."""
+        makes 4 characters of 3) for no walk through the claims: 0.07 us a token where
+        `weigh` takes 1.6 us for an access and an ID token, on every token request
+        (`test_the_cheap_weight_of_an_entry_covers_its_json` checks it is never less)."""
         self.tokens[name] = claims
         if token.count(".") == 2:
             self.jws[name] = token[: token.index(".")]
