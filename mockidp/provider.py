@@ -90,7 +90,7 @@ class Provider:
         self.allowed_hosts = frozenset(h.strip().lower() for h in hosts)
         self.clock = Clock()
         self.rules = RuleBook()
-        self.journal = Journal(settings.journal_size)
+        self.journal = Journal(settings.journal_size, settings.journal_bytes)
         self._issuers: dict[str, Issuer] = {}
         self._lock = threading.Lock()
         self.outbound = Outbound()  # the provider's own requests, bounded (all issuers)

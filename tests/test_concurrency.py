@@ -49,6 +49,7 @@ MAX_PROBLEMS = 200  # kept for the failure message; more are counted, not kept
 
 CONFIG: dict[str, Any] = {
     "journal_size": JOURNAL_SIZE,
+    "journal_bytes": 1 << 30,  # every exchange kept: the count bounds it here, not the bytes
     "users": {
         "alice": {"claims": {"name": "Alice Admin", "email": "alice@example.com"}},
         "bob": {"password": "bob-password", "claims": {"name": "Bob Builder"}},

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mockidp import MockIdP, MockIdPError
 from mockidp.core.errors import NotFound
+from mockidp.core.settings import parse_settings
 
-from .conftest import REDIRECT
+from .conftest import REDIRECT, query_of
 
 CRLF_URIS = [REDIRECT + "%0d%0aSet-Cookie:%20evil=1", REDIRECT + "%0aX-Injected:%201",
              REDIRECT + "%09tab", "https://app.example/cb%0d"]
@@ -491,3 +495,192 @@ def test_a_rotation_cut_between_its_two_writes_leaves_one_active_key(tmp_path: P
         assert pyjwt.decode(token, key.key, algorithms=["RS256"], audience="api")["sub"] == \
             "alice"
     assert not list(previous.glob("rsa-*.pem"))  # the stale copy is gone
+
+
+def test_the_journal_is_bounded_by_bytes_evicting_the_oldest() -> None:
+    """1,000 token requests each carrying a 60 KB scope (which the access token repeats, so
+    the cap on parameters alone cannot keep it small): the journal served stays within
+    ``journal_bytes`` (default 8 MiB), the oldest entries gone, the newest kept."""
+    big = "s" * 60_000
+    with MockIdP() as idp, requests.Session() as http:
+        token_url = f"{idp.issuer_url()}/token"
+        for i in range(1000):
+            answer = http.post(token_url, auth=("app", "x"), timeout=10, data={
+                "grant_type": "client_credentials", "scope": f"n{i:04d} {big}"})
+            assert answer.status_code == 200, answer.text[:200]
+        served = http.get(f"{idp.url}/_mockidp/journal", timeout=30)
+        assert len(served.content) <= 8 * 1024 * 1024  # was 115 MiB
+        assert idp.journal.max_bytes == 8 * 1024 * 1024
+        assert idp.journal.bytes <= idp.journal.max_bytes
+        calls = served.json()["calls"]
+        assert 50 < len(calls) < 1000  # some were evicted, by bytes (journal_size is 1000)
+        kept = [c["tokens"]["access_token"]["scope"][:5] for c in calls]
+        assert kept == [f"n{i:04d}" for i in range(1000 - len(calls), 1000)]  # the newest
+        assert [c["seq"] for c in calls] == sorted(c["seq"] for c in calls)
+
+
+def test_a_long_parameter_is_journaled_cut_around_its_length_and_still_masked() -> None:
+    """A 60 KB parameter is kept as its first and last 2,000 characters around a marker
+    with its length, so 1,000 of them fit in a 5 MiB journal (they made 58 MiB); a long
+    credential still shows only its ends, a secret nothing."""
+    junk = "j" + "a" * 59_998 + "z"
+    with MockIdP() as idp, requests.Session() as http:
+        token_url = f"{idp.issuer_url()}/token"
+        for _ in range(1000):
+            assert http.post(token_url, auth=("app", "x"), timeout=10, data={
+                "grant_type": "client_credentials", "x": junk}).status_code == 200
+        served = http.get(f"{idp.url}/_mockidp/journal", timeout=30)
+        calls = served.json()["calls"]
+        assert len(calls) == 1000 and len(served.content) < 5 * 1024 * 1024
+        value = calls[-1]["params"]["x"]
+        assert len(value) <= 4096 and "[60000 characters, middle cut]" in value
+        assert value.startswith("jaaa") and value.endswith("aaaz")
+        code = "c0de" + "k" * 20_000 + "last"
+        http.post(token_url, timeout=10, data={
+            "grant_type": "authorization_code", "code": code, "client_id": "app",
+            "client_secret": "S" * 20_000, "code_verifier": "v" * 20_000})
+        [call] = idp.calls(grant_type="authorization_code")
+        assert call.params["code"] == "c0de…last"
+        assert call.params["client_secret"] == "***"
+        assert call.params["code_verifier"] == "vvvv…vvvv"
+
+
+@pytest.mark.parametrize("bad", [0, 1023, "8MiB", True, 1.5e7])
+def test_a_bad_journal_bytes_is_refused_naming_the_field(bad: object) -> None:
+    with pytest.raises(MockIdPError, match=r"^c\.toml: journal_bytes: expected a whole number "
+                                           r"of bytes >= 1024, got "):
+        parse_settings({"journal_bytes": bad}, "c.toml")
+    assert MockIdP({"journal_bytes": 4096}).journal.max_bytes == 4096
+
+
+def test_revocations_stay_within_store_limit_expired_first_then_the_soonest_to_expire() -> None:
+    """Revoked access tokens are kept until the token expires; past ``store_limit`` the
+    expired go first, then those that expire soonest: the live revocations kept are refused
+    by introspection, and the count stays at most the limit."""
+    with MockIdP({"store_limit": 50}) as idp, requests.Session() as http:
+        base = idp.issuer_url()
+        store = idp.issuer().store
+
+        def revoke(expires_in: int) -> str:
+            token = idp.mint("alice", client_id="app", expires_in=expires_in)
+            assert http.post(f"{base}/revoke", auth=("app", "x"), timeout=10,
+                             data={"token": token}).status_code == 200
+            return token
+
+        def active(token: str) -> bool:
+            return bool(http.post(f"{base}/introspect", auth=("app", "x"), timeout=10,
+                                  data={"token": token}).json()["active"])
+
+        short = [revoke(30) for _ in range(30)]
+        assert not active(short[0])
+        idp.set_clock(advance=60)  # the first 30 revoked tokens have expired
+        long = [revoke(3600) for _ in range(50)]
+        assert store.counts()["revoked_access_tokens"] == 50  # the expired ones went
+        assert not any(active(t) for t in long)  # no live revocation was forgotten
+        soon = [revoke(600) for _ in range(20)]  # past the limit: these expire soonest ...
+        later = [revoke(7200) for _ in range(20)]  # ... then the first of ``long``
+        assert store.counts()["revoked_access_tokens"] == 50
+        assert not any(active(t) for t in later + long[20:])
+        # forgotten, those closest to their expiry: accepted again until they expire
+        assert all(active(t) for t in soon + long[:20])
+
+
+def test_the_clients_of_login_sessions_stay_within_store_limit_the_newest_kept() -> None:
+    import jwt as pyjwt
+
+    with MockIdP({"store_limit": 20, "interactive_login": False}) as idp, \
+            requests.Session() as http:
+        base = idp.issuer_url()
+        sids = []
+        for i in range(60):  # a new login session each time (no cookie is sent back)
+            http.cookies.clear()
+            location = http.get(f"{base}/authorize", timeout=10, allow_redirects=False, params={
+                "client_id": "app", "response_type": "code", "scope": "openid",
+                "redirect_uri": REDIRECT, "login_hint": f"u{i}", "nonce": "n"}
+            ).headers["Location"]
+            code = query_of(location)["code"]
+            tokens = http.post(f"{base}/token", auth=("app", "x"), timeout=10, data={
+                "grant_type": "authorization_code", "code": code,
+                "redirect_uri": REDIRECT}).json()
+            sids.append(pyjwt.decode(tokens["id_token"], options={"verify_signature": False})[
+                "sid"])
+        store = idp.issuer().store
+        assert store.counts()["session_clients"] <= 20  # was one per session ever made
+        assert store.take_session_clients(sids[-1]) == {"app"}  # the newest is kept
+        assert store.take_session_clients(sids[0]) == set()  # the oldest went
+
+
+def test_replay_caches_and_grant_token_lists_stay_within_the_limit() -> None:
+    """A replay cache keeps at most ``limit`` keys (the soonest to expire go), and the
+    access tokens remembered per grant at most ``limit`` grants (the one used longest ago
+    goes): revoking a recent grant still revokes its access tokens."""
+    from mockidp.core.records import RefreshRecord
+    from mockidp.core.stores import MemoryStore
+
+    store = MemoryStore(limit=50)
+    now = 1000.0
+    for i in range(300):
+        assert store.first_use("assertion", f"jti-{i}", now + 60 + i, now)
+    assert store.counts()["replay_cache"] == 50
+    assert not store.first_use("assertion", "jti-299", now + 400, now)  # still a replay
+    for i in range(300):
+        store.note_access_token(f"grant-{i}", f"at-{i}", now + 3600, now)
+    assert store.counts()["grant_families"] == 50
+    record = RefreshRecord(client_id="app", sub="s", user_id=None, scopes=(), audience=(),
+                           login_claims={}, auth_time=None, session_id=None, nonce=None,
+                           expires_at=now + 3600, issued_at=now, family="grant-299")
+    store.put_refresh("rt", record, now)
+    store.revoke_refresh("rt", now)
+    assert store.is_revoked("at-299") and not store.is_revoked("at-0")
+
+
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 40), st.integers(0, 3)),
+                max_size=60), st.integers(1, 5))
+def test_the_bounded_until_map_is_expired_first_then_soonest_oldest(
+        puts: list[tuple[int, int, int]], limit: int) -> None:
+    """`_Until`'s heap keeps exactly what a scan would: each put drops the expired, then
+    while past ``limit`` the soonest to expire, the one set first among equals."""
+    from mockidp.core.stores import _Until
+
+    bounded = _Until()
+    model: dict[str, tuple[float, int]] = {}  # key -> (until, when it was set)
+    now = 0.0
+    for order, (key_number, until_offset, step) in enumerate(puts):
+        now += step
+        key, until = f"k{key_number}", now + until_offset
+        bounded.put(key, until, now, limit)
+        if key not in model or model[key][0] < until:
+            model[key] = (until, order)
+            model = {k: v for k, v in model.items() if now < v[0]}
+            while len(model) > limit:
+                del model[min(model, key=model.__getitem__)]
+        assert bounded.items == {k: v[0] for k, v in model.items()}
+
+
+def test_a_full_store_sweeps_the_expired_first_without_a_scan_at_every_put() -> None:
+    """Past the limit the expired records go first; with every record live the oldest go,
+    and the scan for expired ones runs once per limit/16 puts, not at each one."""
+    from mockidp.core.stores import _Expiring
+
+    @dataclass
+    class Record:
+        expires_at: float
+
+    store: _Expiring[Record] = _Expiring()
+    for i in range(160):  # every other one expires at 10
+        store.put(f"r{i}", Record(10.0 if i % 2 else 1e9), 0.0, 160)
+    store.put("new", Record(1e9), 20.0, 160)
+    assert len(store) == 81 and "r0" in store.items and "r1" not in store.items
+    sweeps = 0
+    original = store.sweep
+
+    def counting(now: float) -> None:
+        nonlocal sweeps
+        sweeps += 1
+        original(now)
+
+    store.sweep = counting  # type: ignore[method-assign]
+    for i in range(400):
+        store.put(f"live{i}", Record(1e9), 20.0, 160)
+    assert len(store) == 160 and "live399" in store.items and "r0" not in store.items
+    assert sweeps <= 400 // 10 + 2  # was 400: one full scan per put

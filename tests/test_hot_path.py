@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from mockidp import MockIdP
 from mockidp.core.journal import Exchange, Journal
+from mockidp.core.model import Params
 from mockidp.core.settings import SIGNING_ALGS
 from mockidp.http.body import form_pairs as _form_pairs
 from mockidp.tokens.jose import b64url_encode as b64url
@@ -60,7 +61,7 @@ def test_lazy_journal_entries_read_like_recorded_ones() -> None:
     journal.record(Exchange(seq=1, time=0.0, provider_time=0.0, issuer="default",
                             endpoint="jwks", method="GET", path="/default/jwks"))
     for seq in (2, 3, 4):
-        journal.record_later(lambda seq=seq: later(seq))  # type: ignore[misc]
+        journal.record_later(lambda params, seq: later(seq), Params(), (seq,), 0)
     assert built == []  # nothing is built until the journal is read
     assert [e.seq for e in journal.calls()] == [2, 3, 4]  # a ring buffer of 3
     assert [e.seq for e in journal.calls(endpoint="token")] == [2, 3, 4]
@@ -173,3 +174,32 @@ with MockIdP() as idp:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert out.strip() == "[]", out
+
+
+@pytest.mark.parametrize("config", [{"signing_alg": "RS256"}, {"signing_alg": "ES256"},
+                                    {"signing_alg": "EdDSA"}, {"access_token_format": "opaque"}],
+                         ids=["RS256", "ES256", "EdDSA", "opaque"])
+def test_the_cheap_weight_of_an_entry_covers_its_json(config: dict[str, Any]) -> None:
+    """The journal weighs a recorded call without walking its claims (a JWS by its length,
+    parameters by `Params.size`): never less than `weigh` of the built entry, nor than its
+    JSON, so ``journal_bytes`` bounds what the control API serves."""
+    from mockidp.core.journal import _WEIGHED, ENTRY_BYTES, weigh
+
+    with MockIdP({**config, "users": {"al": {"password": "p", "claims": {"email": "a@x"}}}}
+                 ) as idp:
+        base = idp.issuer_url()
+        tokens = requests.post(f"{base}/token", auth=("app", "x"), timeout=10, data={
+            "grant_type": "password", "username": "al", "password": "p",
+            "scope": "openid email offline_access", "x": "y" * 5000}).json()
+        requests.get(f"{base}/userinfo", timeout=10,
+                     headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        requests.post(f"{base}/token", auth=("app", "x"), timeout=10, data={
+            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        requests.post(f"{base}/token", timeout=10, data={"grant_type": "nope"})
+        weights = [entry.weight for entry in idp.journal._entries]
+        calls = idp.calls()
+    assert [c.endpoint for c in calls] == ["token", "userinfo", "token", "token"]
+    for weight, call in zip(weights, calls, strict=True):
+        full = ENTRY_BYTES + sum(weigh(getattr(call, name)) for name in _WEIGHED)
+        assert weight >= full, call.endpoint
+        assert weight >= len(json.dumps(call.as_dict(), separators=(",", ":"))), call.endpoint

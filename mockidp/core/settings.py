@@ -15,6 +15,7 @@ Shape (all keys optional)::
     access_token_lifetime = 3600      # seconds, also id_token_, refresh_token_, code_, session_
     device_code_lifetime = 600        # RFC 8628 expires_in; device_poll_interval = 5 (interval)
     journal_size = 1000               # exchanges kept in the journal (a ring buffer)
+    journal_bytes = 8388608           # ... and about this many bytes of them (8 MiB)
     clock = { skew = 0 }              # or { freeze = "2030-01-01T00:00:00Z" }
     [[rules]]                         # scripted behaviour, see mockidp.scripting.rules
     endpoint = "token"
@@ -132,6 +133,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback
     clock: ClockSettings = field(default_factory=lambda: ClockSettings())
     journal_size: int = 1000
+    journal_bytes: int = 8 * 1024 * 1024  # the journal's estimated size (oldest go first)
     store_limit: int = 10_000  # records of each kind an issuer keeps (oldest go first)
 
     def issuer(self, name: str) -> IssuerSettings:
@@ -198,7 +200,8 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
     """Validate a config mapping; ``source`` names it in errors."""
     check = Checker(source)
     check.keys(data, (*ISSUER_KEYS, "users", "clients", "issuers", "rules", "clock",
-                      "journal_size", "store_limit", "public_url", "allowed_hosts"), "")
+                      "journal_size", "journal_bytes", "store_limit", "public_url",
+                      "allowed_hosts"), "")
     base = issuer_fields(check, data, "")
     all_users = users(check, data.get("users", {}), "users")
     all_clients = clients(check, data.get("clients", {}), "clients")
@@ -221,6 +224,10 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
     journal_size = data.get("journal_size", 1000)
     if isinstance(journal_size, bool) or not isinstance(journal_size, int) or journal_size < 1:
         raise check.fail("journal_size", "a whole number >= 1", journal_size)
+    journal_bytes = data.get("journal_bytes", 8 * 1024 * 1024)
+    if isinstance(journal_bytes, bool) or not isinstance(journal_bytes, int) \
+            or journal_bytes < 1024:
+        raise check.fail("journal_bytes", "a whole number of bytes >= 1024", journal_bytes)
     store_limit = data.get("store_limit", 10_000)
     if isinstance(store_limit, bool) or not isinstance(store_limit, int) or store_limit < 1:
         raise check.fail("store_limit", "a whole number >= 1", store_limit)
@@ -235,6 +242,7 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
         allowed_hosts=check.strings(data.get("allowed_hosts", []), "allowed_hosts"),
         clock=parse_clock(data.get("clock", {}), check.source + ": clock"),
         journal_size=journal_size,
+        journal_bytes=journal_bytes,
         store_limit=store_limit,
     )
 

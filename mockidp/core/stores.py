@@ -2,14 +2,21 @@
 that a shared store can stand in for `MemoryStore` without touching an endpoint.
 
 Every record carries an expiry on the provider clock; expired records are swept as the store
-grows, so a long-running server stays bounded.  All operations are atomic under one lock per
-issuer: a code is redeemed exactly once (RFC 6749 §4.1.2) and a refresh token rotates
-exactly once (§10.4), even raced; a replayed ``jti`` is seen as used once (RFC 7523 §3,
-RFC 9449 §11.1).
+grows, and each kind holds at most ``store_limit`` (config), so a long-running server stays
+bounded.  Past the limit the expired go first, then the oldest; where forgetting a live record
+weakens a check (a revocation, a replay cache entry), the one expiring soonest goes instead, so
+a revoked token is accepted again only when more than ``store_limit`` live ones of an issuer
+are revoked at once, and only the one closest to its own expiry.
+
+All operations are atomic under one lock per issuer: a code is redeemed exactly once (RFC 6749
+§4.1.2) and a refresh token rotates exactly once (§10.4), even raced; a replayed ``jti`` is
+seen as used once (RFC 7523 §3, RFC 9449 §11.1).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -55,7 +62,7 @@ class IssuerStore(Protocol):
     def get_refresh(self, token: str, now: float) -> RefreshRecord | None: ...
     def use_refresh(self, token: str, now: float, client_id: str, rotate: bool
                     ) -> tuple[RefreshRecord | None, str | None]: ...
-    def revoke_refresh(self, token: str) -> RefreshRecord | None: ...
+    def revoke_refresh(self, token: str, now: float) -> RefreshRecord | None: ...
     def note_access_token(self, family: str, jti: str, expires_at: float,
                           now: float) -> None: ...
 
@@ -69,7 +76,7 @@ class IssuerStore(Protocol):
     # login sessions and the clients that got tokens in them (logout)
     def put_session(self, session: LoginSession, now: float) -> None: ...
     def get_session(self, session_id: str | None, now: float) -> LoginSession | None: ...
-    def note_session_client(self, sid: str, client_id: str) -> None: ...
+    def note_session_client(self, sid: str, client_id: str, now: float) -> None: ...
     def session_by_sid(self, sid: str, now: float) -> LoginSession | None: ...
     def take_session_clients(self, sid: str) -> set[str]: ...
     def end_session(self, session_id: str | None) -> LoginSession | None: ...
@@ -109,14 +116,22 @@ class _Expiring(Generic[T]):
     def __init__(self) -> None:
         self.items: dict[str, T] = {}
         self._inserts = 0
+        self._swept = 0  # ``_inserts`` at the last sweep
 
     def put(self, key: str, item: T, now: float, limit: int) -> None:
-        """Keep ``item``; past ``limit`` records, expired ones go first, then the oldest."""
+        """Keep ``item``; past ``limit`` records, expired ones go first, then the oldest.
+
+        Past the limit a sweep runs only when a sixteenth of the limit was put since the
+        last one (else the oldest goes at once): with ``limit`` live records a sweep at every
+        put made each token request 5 times slower (measured: 550 us a password grant with
+        10,000 live refresh tokens, 110 us without)."""
         self.items.pop(key, None)
         self.items[key] = item
         self._inserts += 1
-        if self._inserts % _SWEEP_EVERY == 0 or len(self.items) > limit:
+        if self._inserts % _SWEEP_EVERY == 0 or (
+                len(self.items) > limit and self._inserts - self._swept > limit // 16):
             self.sweep(now)
+            self._swept = self._inserts
         while len(self.items) > limit:
             del self.items[next(iter(self.items))]  # insertion order: the oldest
 
@@ -138,14 +153,55 @@ class _Expiring(Generic[T]):
         return len(self.items)
 
 
+class _Until:
+    """Keys kept until a time (revocations, replay caches): the expired go at each insert,
+    and past ``limit`` those expiring soonest, the oldest of them first (caller holds the
+    lock).  A heap of (until, order, key) finds them without a scan: O(log n) an insert, even
+    with ``limit`` live keys (measured: 1.6 us a put into 10,000 live keys, where sweeping and
+    picking the soonest by a scan took 360 us; 1.2 us against 0.7 us under the limit); an
+    entry of a key since put again is stale and skipped."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, float] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._order = itertools.count()
+
+    def put(self, key: str, until: float, now: float, limit: int) -> None:
+        old = self.items.get(key)
+        if old is not None and old >= until:
+            return
+        self.items[key] = until
+        heap = self._heap
+        heapq.heappush(heap, (until, next(self._order), key))
+        while heap and (heap[0][0] <= now or len(self.items) > limit):
+            when, _, gone = heapq.heappop(heap)
+            if self.items.get(gone) == when:
+                del self.items[gone]
+        if len(heap) > 2 * len(self.items) + 64:  # mostly stale: rebuilt from the items
+            self._heap = heap = [(when, next(self._order), k) for k, when in self.items.items()]
+            heapq.heapify(heap)
+
+    def live(self, key: str, now: float) -> bool:
+        until = self.items.get(key)
+        return until is not None and now < until
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
 class MemoryStore:
     """`IssuerStore` in this process's memory.  Thread-safe.
 
     ``users`` and ``clients`` are the configured ones: `clear` goes back to them.  Each kind
-    of record (codes, refresh tokens, opaque tokens, sessions, interactions, pushed requests)
-    holds at most ``limit``; past it the oldest goes, so unauthenticated requests cannot grow
-    memory without bound.  Refresh tokens are indexed by grant family: reuse detection
-    revokes a family without scanning every token."""
+    of record (codes, refresh tokens, opaque tokens, sessions, interactions, pushed requests,
+    revoked access tokens, revoked grants, the access tokens of each grant, the clients of
+    each session, each replay cache) holds at most ``limit``; past it the expired go, then
+    the oldest (revocations and replay caches: the soonest to expire), so unauthenticated
+    requests cannot grow memory without bound.  Refresh tokens are indexed by grant family:
+    reuse detection revokes a family without scanning every token."""
 
     def __init__(self, users: Mapping[str, User] = MappingProxyType({}),
                  clients: Mapping[str, Client] = MappingProxyType({}),
@@ -156,18 +212,18 @@ class MemoryStore:
         self._users = users
         self._clients = clients
         self._people_lock = threading.Lock()
-        self._seen: dict[str, dict[str, float]] = {}  # replay caches: kind -> key -> until
-        self._seen_inserts = 0
+        self._seen: dict[str, _Until] = {}  # replay caches: kind -> key -> until
         self._lock = threading.RLock()
         self._codes: _Expiring[CodeRecord] = _Expiring()
         self._refresh: _Expiring[RefreshRecord] = _Expiring()
-        self._revoked: dict[str, float] = {}
+        self._revoked = _Until()  # revoked access tokens: jti -> the token's expiry
         self._opaque: _Expiring[OpaqueToken] = _Expiring()
         self._family_tokens: dict[str, list[tuple[str, float]]] = {}
-        self._revoked_families: dict[str, None] = {}  # insertion-ordered, bounded
+        self._revoked_families: dict[str, None] = {}  # insertion-ordered, at most limit
         self._family_inserts = 0
         self._sessions: _Expiring[LoginSession] = _Expiring()
-        self._session_clients: dict[str, set[str]] = {}
+        self._session_clients: dict[str, set[str]] = {}  # sid -> clients, oldest first
+        self._session_inserts = 0
         self._interactions: _Expiring[Interaction] = _Expiring()
         self._pushed: _Expiring[PushedRequest] = _Expiring()
         self.devices = DeviceStore()  # RFC 8628 device authorization requests (own lock)
@@ -181,16 +237,10 @@ class MemoryStore:
     def first_use(self, kind: str, key: str, expires_at: float, now: float) -> bool:
         """True the first time ``key`` of ``kind`` is seen before ``expires_at``."""
         with self._lock:
-            seen = self._seen.setdefault(kind, {})
-            until = seen.get(key)
-            if until is not None and now < until:
+            seen = self._seen.setdefault(kind, _Until())
+            if seen.live(key, now):
                 return False
-            seen[key] = expires_at
-            self._seen_inserts += 1
-            if self._seen_inserts % _SWEEP_EVERY == 0:  # bounded: expired keys go
-                for cache in self._seen.values():
-                    for stale in [k for k, live in cache.items() if now >= live]:
-                        del cache[stale]
+            seen.put(key, expires_at, now, self.limit)
             return True
 
     # -- users and clients ------------------------------------------------------------------
@@ -241,6 +291,8 @@ class MemoryStore:
                 "interactions": len(self._interactions),
                 "pushed_requests": len(self._pushed),
                 "device_authorizations": len(self.devices),
+                "session_clients": len(self._session_clients),
+                "revoked_grants": len(self._revoked_families),
                 "replay_cache": sum(len(cache) for cache in self._seen.values()),
             }
 
@@ -265,7 +317,7 @@ class MemoryStore:
             if record is None:
                 return None, False
             if record.redeemed:
-                self._revoke_family(record.family)
+                self._revoke_family(record.family, now)
                 return record, False
             record.redeemed = True
             return record, True
@@ -304,18 +356,18 @@ class MemoryStore:
             if record.client_id != client_id:
                 return None, "refresh token was issued to another client"
             if record.revoked:
-                self._revoke_family(record.family)
+                self._revoke_family(record.family, now)
                 return None, "refresh token was revoked or already used"
             if rotate:
                 record.revoked = True
             return record, None
 
-    def revoke_refresh(self, token: str) -> RefreshRecord | None:
+    def revoke_refresh(self, token: str, now: float) -> RefreshRecord | None:
         """Revoke one refresh token (RFC 7009); returns its record if it was known."""
         with self._lock:
             record = self._refresh.items.get(token)
             if record is not None:
-                self._revoke_family(record.family)
+                self._revoke_family(record.family, now)
             return record
 
     def note_access_token(self, family: str, jti: str, expires_at: float, now: float) -> None:
@@ -324,19 +376,28 @@ class MemoryStore:
         with self._lock:
             if family in self._revoked_families:
                 # revoked (raced code replay, refresh reuse) while this was being issued
-                self._revoked[jti] = expires_at
+                self._revoked.put(jti, expires_at, now, self.limit)
                 return
-            self._family_tokens.setdefault(family, []).append((jti, expires_at))
+            tokens = self._family_tokens.pop(family, [])  # back in as the newest
+            if len(tokens) >= 64 and len(tokens).bit_count() == 1:  # 64, 128, ...: expired go
+                tokens = [(t, exp) for t, exp in tokens if now < exp]
+            tokens.append((jti, expires_at))
+            del tokens[:-self.limit]  # a grant refreshed more often than that: its oldest go
+            self._family_tokens[family] = tokens
             self._family_inserts += 1
             if self._family_inserts % _SWEEP_EVERY == 0:
                 for key in [k for k, tokens in self._family_tokens.items()
                             if all(now >= exp for _, exp in tokens)]:
                     del self._family_tokens[key]
+            # past the limit the grant used longest ago goes (no scan: its tokens are the
+            # oldest, expired first); revoking that grant then revokes them no more
+            while len(self._family_tokens) > self.limit:
+                del self._family_tokens[next(iter(self._family_tokens))]
 
-    def _revoke_family(self, family: str) -> None:
+    def _revoke_family(self, family: str, now: float) -> None:
         """Revoke every refresh and access token of one grant (caller holds the lock), and
         every one issued for it later (a racing request may still be minting)."""
-        if len(self._revoked_families) >= 4096:
+        if len(self._revoked_families) >= self.limit:
             self._revoked_families.pop(next(iter(self._revoked_families)))
         self._revoked_families[family] = None
         for token in self._family_refresh.get(family, ()):
@@ -344,7 +405,7 @@ class MemoryStore:
             if record is not None:
                 record.revoked = True
         for jti, expires_at in self._family_tokens.pop(family, ()):
-            self._revoked[jti] = expires_at
+            self._revoked.put(jti, expires_at, now, self.limit)
 
     # -- opaque access tokens ------------------------------------------------------------------
     def put_opaque(self, token: str, claims: Mapping[str, Any], expires_at: float,
@@ -360,11 +421,9 @@ class MemoryStore:
 
     # -- access token revocation --------------------------------------------------------------
     def revoke_jti(self, jti: str, expires_at: float, now: float) -> None:
+        """Revoke access token ``jti`` until ``expires_at`` (then its own expiry refuses it)."""
         with self._lock:
-            self._revoked[jti] = expires_at
-            if len(self._revoked) % _SWEEP_EVERY == 0:
-                for key in [k for k, exp in self._revoked.items() if now >= exp]:
-                    del self._revoked[key]
+            self._revoked.put(jti, expires_at, now, self.limit)
 
     def is_revoked(self, jti: str) -> bool:
         return jti in self._revoked
@@ -380,14 +439,23 @@ class MemoryStore:
         with self._lock:
             return self._sessions.get(session_id, now)
 
-    def note_session_client(self, sid: str, client_id: str) -> None:
-        """Remember that ``client_id`` got tokens in login session ``sid`` (for logout)."""
+    def note_session_client(self, sid: str, client_id: str, now: float) -> None:
+        """Remember that ``client_id`` got tokens in login session ``sid`` (for logout).
+
+        At most ``limit`` sessions: those whose session has ended or expired are swept every
+        few new ones, and past the limit the oldest goes (its logout then notifies no
+        client; sessions are bounded alike, so it is most likely gone already)."""
         with self._lock:
-            if sid not in self._session_clients and len(self._session_clients) >= 4096:
-                live = {session.sid for session in self._sessions.items.values()}
-                self._session_clients = {k: v for k, v in self._session_clients.items()
-                                         if k in live}
-            clients = self._session_clients.setdefault(sid, set())
+            known = self._session_clients
+            if sid not in known:
+                self._session_inserts += 1
+                if self._session_inserts % _SWEEP_EVERY == 0:
+                    live = {s.sid for s in self._sessions.items.values() if now < s.expires_at}
+                    self._session_clients = known = {k: v for k, v in known.items()
+                                                     if k in live}
+                while len(known) >= self.limit:
+                    del known[next(iter(known))]
+            clients = known.setdefault(sid, set())
             if len(clients) < 100:
                 clients.add(client_id)
 

@@ -74,7 +74,7 @@ class Issuance:
         response: dict[str, Any] = {}
         access_token: str | None = None
         if facts.session_id is not None:
-            issuer.store.note_session_client(facts.session_id, client.id)
+            issuer.store.note_session_client(facts.session_id, client.id, now)
         family = facts.refresh_family or (new_handle() if facts.issue_refresh_token else None)
         if facts.issue_access_token:  # not for response_type=id_token (OIDC Core §3.2.2.5)
             access_token = self._access_token(

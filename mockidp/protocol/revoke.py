@@ -37,7 +37,7 @@ class RevokeEndpoint(Endpoint):
             if record.client_id != client.id:
                 raise UnauthorizedClient("the token was issued to another client")
             call.user = record.user_id or record.sub
-            issuer.store.revoke_refresh(token)
+            issuer.store.revoke_refresh(token, now)
             return Json({})
         opaque = issuer.store.get_opaque(token, now)
         if opaque is not None:

@@ -52,7 +52,7 @@ class UserinfoEndpoint(Endpoint):
         shaping = self.exchanges.shape(call, scopes, lambda: claim_template(
             call, issuer_url, call.user, call.client_id or "", scopes, seconds), USERINFO_KINDS)
         answer = userinfo_claims(claims, shaping.for_token("userinfo"))
-        call.tokens["userinfo"] = answer
+        call.note_claims("userinfo", answer)
         if shaping.delay:
             blocking.sleep(shaping.delay)
         return Json(answer)
