@@ -587,6 +587,52 @@ def test_doors_table_names_real_methods_and_routes() -> None:
                            for m, pattern in routes), f"no control route {method} {path}"
 
 
+def said(page: Path) -> str:
+    """The page's text with every run of white space one space, for phrases across lines."""
+    return re.sub(r"\s+", " ", page.read_text())
+
+
+def test_the_figures_the_pages_promise_are_the_code_s() -> None:
+    """Each figure a page states, next to the constant that makes it true."""
+    from mockidp.core import device_codes, journal, stores
+    from mockidp.http import wire
+    from mockidp.protocol import assertions, loginpage, outbound
+    from mockidp.provider import MAX_ISSUERS
+    from mockidp.scripting.effects import MAX_DELAY
+    from mockidp.serve import httpserver, thread
+
+    security, flows = said(DOCS / "security.md"), said(DOCS / "flows.md")
+    scripting, configuration = said(DOCS / "scripting.md"), said(DOCS / "configuration.md")
+    figures = [
+        (security, "deadline of 3 seconds", outbound.DEADLINE, 3),
+        (security, "at most 512 KiB", outbound.MAX_BYTES, 512 * 1024),
+        (security, "at most 4 in flight", outbound.MAX_IN_FLIGHT, 4),
+        (security, "reused for 5 minutes", assertions.JWKS_TTL, 300),
+        (security, "at most twice in 10 seconds", (assertions.REFETCH_BURST,
+                                                   assertions.JWKS_REFETCH), (2, 10)),
+        (security, "at most 64 URLs", assertions.JWKS_CACHE_SIZE, 64),
+        (flows, "60 s of leeway", assertions.LEEWAY, 60),
+        (security, "body over 64 KiB (413)", wire.MAX_BODY_BYTES, 64 * 1024),
+        (security, "more than 100 form or query parameters", wire.MAX_FIELDS, 100),
+        (security, "stalls for 30 seconds", (httpserver.TIMEOUT,
+                                             thread._quiet_handler().timeout), (30, 30)),
+        (security, "at most 1000 issuers", MAX_ISSUERS, 1000),
+        (security, "capped at 10,000 too", device_codes.MAX_RECORDS, 10_000),
+        (security, "`store_limit` (default 10,000)", stores.STORE_LIMIT, 10_000),
+        (configuration, "(default 10,000; past it the oldest go)", stores.STORE_LIMIT, 10_000),
+        (security, "exchanges (default 1000)", journal.DEFAULT_SIZE, 1000),
+        (security, "first and last four characters", journal.KEPT, 4),
+        (scripting, "at most 300 s", MAX_DELAY, 300),
+        (flows, "(the last five, per issuer)", loginpage.RECENT_MAX, 5),
+    ]
+    for text, phrase, actual, documented in figures:
+        assert phrase in text, f"the pages no longer say {phrase!r}"
+        assert actual == documented, f"{phrase!r}: the code has {actual}"
+    masking = security[security.index("masks request parameters"):security.index("enough to")]
+    names = set(code_names(masking)) - {journal.MASK, "abcd\u2026wxyz"}
+    assert names == set(journal.SECRET_PARAMS) | set(journal.CREDENTIAL_PARAMS), names
+
+
 # -- the code -------------------------------------------------------------------------------------
 
 def test_ruff_and_mypy_are_clean() -> None:
