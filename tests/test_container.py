@@ -170,8 +170,8 @@ def test_exposes_8080_and_keeps_keys_in_a_volume() -> None:
 
 def test_command_line_is_exactly_the_documented_one() -> None:
     assert image_command() == DOCUMENTED_COMMAND
-    readme = (ROOT / "README.md").read_text()
-    assert " ".join(DOCUMENTED_COMMAND) in readme
+    docs = (ROOT / "docs" / "docker.md").read_text()
+    assert " ".join(DOCUMENTED_COMMAND) in docs
 
 
 def test_health_check_is_python_not_curl() -> None:
