@@ -10,8 +10,8 @@
 # the public URL's, on which the control API answers without a token: the service name other
 # containers use), MOCKIDP_INTERACTIVE_LOGIN=false, MOCKIDP_TLS=true, ...  Signing keys
 # (and the self-signed certificate of MOCKIDP_TLS=true) live in the /keys volume: mount a named
-# volume or a folder there and tokens stay valid across restarts.  See README.md, "Docker and
-# docker-compose", and examples/compose/.
+# volume or a folder there and tokens stay valid across restarts.  See docs/docker.md and
+# examples/compose/.
 #
 # The health check reads the default issuer's discovery document, which is always served, also
 # with MOCKIDP_CONTROL=false (the control API's /_mockidp/health is not).

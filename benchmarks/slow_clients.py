@@ -86,6 +86,8 @@ def _control(port: int, method: str, path: str, body: bytes | None = None) -> in
         conn.request(method, path, body=body,
                      headers={"Content-Type": "application/json"} if body else {})
         return conn.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return 0  # no answer within 10 s: the server is held up
     finally:
         conn.close()
 
@@ -131,6 +133,7 @@ def slow_clients(server_factory: Callable[[list[str]], Any], supports_idle_timeo
         status = _control(server.port, "POST", "/_mockidp/rules",
                           b'{"endpoint": "token", "client_id": "slow-client", "delay": 30,'
                           b' "times": "always"}')
+        out["rule_status"] = status
         if status in (200, 201):
             _hold_token_requests(server.port)
             out["delayed"] = {mode: measure(server, mode) for mode in ("jwks", "token")}
@@ -153,6 +156,9 @@ def print_slow_clients(results: dict[str, Any],
     table("9. slow clients: 8 connections of JWKS and token requests beside held ones",
           ["server", "beside", "JWKS/s", "p99 ms", "tokens/s", "p99 ms"], rows)
     for name, r in results.items():
+        if r.get("rule_status") not in (200, 201):
+            print(f"   {name}: adding the delay rule got no answer within 10 s "
+                  f"(status {r.get('rule_status')}): the server was still held up")
         c = r["closed"]
         when = f"the last after {c['last_s']} s" if c["closed"] else "none"
         print(f"   {name}: the server closed {c['closed']:,} of the {c['of']:,} stalled and idle "

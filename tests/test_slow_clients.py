@@ -178,3 +178,12 @@ def test_a_wait_steps_out_of_the_gate() -> None:
     with waiting():  # without a gate: just the block
         order.append("free")
     assert order[-1] == "free"
+
+
+def test_the_cli_idle_timeout_default_is_the_servers() -> None:
+    from mockidp.cli import serve
+    from mockidp.serve import thread
+
+    option = next(p for p in serve.params if p.name == "idle_timeout")
+    assert option.default == thread.IDLE_TIMEOUT
+    assert option.envvar == "MOCKIDP_IDLE_TIMEOUT"

@@ -16,9 +16,10 @@ client assertions, assertion grants, tokens to exchange.
   always checked.
 
 Times are read on the provider clock, with `LEEWAY` seconds of tolerance.  ``jwks_uri``
-documents are fetched with `urllib` (the standard library), with a timeout and a small cache
-per issuer; a key id that is not in the cached document makes one fresh fetch (the client
-rotated its keys).  Everything here is thread-safe and bounded: the replay cache forgets a
+documents are fetched through `mockidp.protocol.outbound` (a deadline, a size cap, no
+redirects, a few in flight), with a small cache per issuer; a key id that is not in the cached
+document makes one fresh fetch (the client rotated its keys), at most 2 per 10 s.
+Everything here is thread-safe and bounded: the replay cache forgets a
 ``jti`` once its assertion has expired on the provider clock.
 """
 

@@ -176,6 +176,7 @@ RUNNERS = 8  # requests running Python code at once under granian (more only fig
 THREADS = 512  # granian's blocking threads: made when needed, gone after 30 s idle
 IDLE_TIMEOUT = 60.0  # seconds: a connection idle or stalled this long is closed (as nginx)
 CONNECTIONS = 16_384  # connections granian takes at once (each costs a few KiB while idle)
+BACKLOG = 4096  # connections waiting to be taken
 
 
 def run_granian(idp: Provider, host: str, port: int, banner: list[str] | None = None,
@@ -232,7 +233,7 @@ def run_granian(idp: Provider, host: str, port: int, banner: list[str] | None = 
     _InProcess(
         "mockidp", address=str(address), port=port, interface=Interfaces.WSGI,
         workers=1, blocking_threads=THREADS, log_enabled=False, http=HTTPModes.http1,
-        backlog=4096, backpressure=max(connections, 64),
+        backlog=BACKLOG, backpressure=max(connections, 64),
         http1_settings=HTTP1Settings(header_read_timeout=int(idle_timeout * 1000)),
     ).serve(target_loader=lambda *args, **kwargs: app, wrap_loader=False)
 

@@ -3,7 +3,8 @@
 RFC 7519 §4.1 (registered claims), RFC 9068 §2.2 (JWT access token claims), OIDC Core §2
 (ID token), §5.1 and §5.4 (standard claims by scope), §5.5 (the ``claims`` request).
 
-Fixed order, later steps win (documented in the README, tested in tests/test_claims.py):
+Fixed order, later steps win (documented in docs/keys-and-tokens.md, tested in
+tests/test_claims.py):
 
 1. registered claims: ``iss``, ``jti``
 2. grant facts: ``sub``, ``aud``, ``client_id``/``azp``, ``scope``, ``auth_time``, ``nonce``,
