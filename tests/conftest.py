@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -73,6 +74,14 @@ def run_node(script: str, *args: str, timeout: float = 60) -> dict:
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert result.returncode == 0 and lines, (result.returncode, result.stdout, result.stderr)
     return json.loads(lines[-1])
+
+
+@pytest.fixture
+def no_mockidp_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start from no ``MOCKIDP_*`` variables: each test sets the ones it means."""
+    for name in list(os.environ):
+        if name.startswith("MOCKIDP_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

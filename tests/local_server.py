@@ -74,6 +74,20 @@ class ServeProcess:
             self.process.stdout.close()
 
 
+@contextlib.contextmanager
+def serving(server: Any, name: str = "test-server") -> Iterator[str]:
+    """Run a stdlib ``socketserver`` server in a thread: its ``http://127.0.0.1:PORT`` until
+    the block ends, then shut down and closed."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This environment without its ``MOCKIDP_*`` variables, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}

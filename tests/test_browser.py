@@ -19,7 +19,6 @@ import contextlib
 import http.server
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ import pytest
 from mockidp import MockIdP
 
 from .conftest import NODE_DIR, ROOT
+from .local_server import serving
 
 ASSETS = ROOT / "tests" / "browser" / "assets"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -95,14 +95,8 @@ def serve_assets(issuer: str) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                              partial(handler, directory=str(ASSETS)))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="spa-assets", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(server, "spa-assets") as url:
+        yield url
 
 
 def claims_of(token: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import queue
 import socket
 import subprocess
@@ -38,12 +37,8 @@ redirect_uris = ["not-a-url"]
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_mockidp_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start from no ``MOCKIDP_*`` variables: each test sets the ones it means."""
-    for name in list(os.environ):
-        if name.startswith("MOCKIDP_"):
-            monkeypatch.delenv(name)
+# each test starts from no ``MOCKIDP_*`` variables (the ``no_mockidp_env`` fixture)
+pytestmark = pytest.mark.usefixtures("no_mockidp_env")
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -25,6 +24,7 @@ from mockidp.cli import main
 from mockidp.core.settings import SIGNING_ALGS
 
 from .conftest import ROOT
+from .local_server import serving
 
 TIMEOUT = 10.0
 CONTROL_TOKEN = "s3cret-control-token"
@@ -32,12 +32,8 @@ CONFIG = {"clients": {"api": {"secret": "api-secret"}},
           "users": {"alice": {"claims": {"email": "alice@example.com", "name": "Alice"}}}}
 
 
-@pytest.fixture(autouse=True)
-def _no_mockidp_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start from no ``MOCKIDP_*`` variables: each test sets the ones it means."""
-    for name in list(os.environ):
-        if name.startswith("MOCKIDP_"):
-            monkeypatch.delenv(name)
+# each test starts from no ``MOCKIDP_*`` variables (the ``no_mockidp_env`` fixture)
+pytestmark = pytest.mark.usefixtures("no_mockidp_env")
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -102,14 +98,8 @@ def not_mockidp(status: int, body: bytes, kind: str) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(HTTPServer(("127.0.0.1", 0), Handler), "not-mockidp") as url:
+        yield url
 
 
 # -- --help ----------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ a config whose rules are broken."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,8 @@ from mockidp.cli import main
 
 from .test_cli import HTTP_TIMEOUT, Served, serve
 
-
-@pytest.fixture(autouse=True)
-def _no_mockidp_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start from no ``MOCKIDP_*`` variables: each test sets the ones it means."""
-    for name in list(os.environ):
-        if name.startswith("MOCKIDP_"):
-            monkeypatch.delenv(name)
+# each test starts from no ``MOCKIDP_*`` variables (the ``no_mockidp_env`` fixture)
+pytestmark = pytest.mark.usefixtures("no_mockidp_env")
 
 
 def control_url(server: Served, path: str) -> str:
