@@ -70,7 +70,7 @@ def test_quick_benchmark_run_reports_every_figure(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
 
     assert {"environment", "cold_start", "http", "pinning", "memory", "fixture", "ceiling",
-            "targets"} <= set(data)
+            "first_use", "slow_clients", "targets"} <= set(data)
     env = data["environment"]
     assert env["quick"] is True
     assert env["load_generator"] in ("wrk", "python")
@@ -97,6 +97,12 @@ def test_quick_benchmark_run_reports_every_figure(tmp_path: Path) -> None:
             assert group["levels"]
             for row in group["levels"].values():
                 assert _positive(row["per_s"]) and _positive(row["p99_ms"]), (name, row)
+
+        slow = data["slow_clients"][name]  # scenario 9: beside held connections and delays
+        for case in ("baseline", "stalled_and_idle", "delayed"):
+            for mode in ("jwks", "token"):
+                assert _positive(slow[case][mode]["per_s"]), (name, case, mode)
+        assert slow["closed"]["closed"] == slow["closed"]["of"], (name, slow["closed"])
 
         memory = data["memory"][name]
         assert _positive(memory["tokens"])
