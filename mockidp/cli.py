@@ -50,12 +50,36 @@ class PortType(click.ParamType[int]):
             number = int(text) if text.lstrip("-").isdigit() else None
         if number is not None and 0 <= number <= MAX_PORT:
             return number
-        source = ""
-        if ctx is not None and param is not None and param.name is not None and \
-                ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT:
-            source = f" (from {param.envvar})"
         self.fail(f"expected a port number from 0 to {MAX_PORT} (0: any free port), "
-                  f"got {value!r}{source}", param, ctx)
+                  f"got {value!r}{_from_env(param, ctx)}", param, ctx)
+
+
+def _from_env(param: click.Parameter | None, ctx: click.Context | None) -> str:
+    """`` (from VARIABLE)`` when the parameter's value came from its environment variable."""
+    if ctx is not None and param is not None and param.name is not None and \
+            ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT:
+        return f" (from {param.envvar})"
+    return ""
+
+
+class SecondsType(click.ParamType[float]):
+    """A number of seconds within bounds; a bad value names where it came from."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if self.low <= number <= self.high:
+            return number
+        self.fail(f"expected a number of seconds from {self.low:g} to {self.high:g}, "
+                  f"got {value!r}{_from_env(param, ctx)}", param, ctx)
 
 
 port_option = click.option(
@@ -137,7 +161,7 @@ def main() -> None:
     "[env: MOCKIDP_SERVER]",
 )
 @click.option(
-    "--idle-timeout", envvar="MOCKIDP_IDLE_TIMEOUT", type=click.FloatRange(min=1, max=3600),
+    "--idle-timeout", envvar="MOCKIDP_IDLE_TIMEOUT", type=SecondsType(1, 3600),
     default=60.0, show_default=True,
     help="Close a connection that sends no request for this many seconds (new or between "
     "requests), or stops sending its request that long.  "

@@ -187,3 +187,21 @@ def test_the_cli_idle_timeout_default_is_the_servers() -> None:
     option = next(p for p in serve.params if p.name == "idle_timeout")
     assert option.default == thread.IDLE_TIMEOUT
     assert option.envvar == "MOCKIDP_IDLE_TIMEOUT"
+
+
+@pytest.mark.parametrize(("args", "env", "named"), [
+    (["--idle-timeout", "abc"], {}, "'abc'"),
+    (["--idle-timeout", "0"], {}, "'0'"),
+    ([], {"MOCKIDP_IDLE_TIMEOUT": "nan"}, "'nan' (from MOCKIDP_IDLE_TIMEOUT)"),
+    ([], {"MOCKIDP_IDLE_TIMEOUT": "99999"}, "'99999' (from MOCKIDP_IDLE_TIMEOUT)"),
+])
+def test_a_bad_idle_timeout_names_option_and_source(args: list[str], env: dict[str, str],
+                                                    named: str) -> None:
+    from click.testing import CliRunner
+
+    from mockidp.cli import main
+
+    result = CliRunner(env=env).invoke(main, ["serve", "--port", "0", *args])
+    assert result.exit_code == 2
+    assert "--idle-timeout" in result.output
+    assert f"expected a number of seconds from 1 to 3600, got {named}" in result.output
