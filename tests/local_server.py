@@ -88,6 +88,14 @@ def serving(server: Any, name: str = "test-server") -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This environment without its ``MOCKIDP_*`` variables, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKIDP_")}

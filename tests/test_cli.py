@@ -24,7 +24,7 @@ from mockidp.cli import main
 from mockidp.core.settings import SIGNING_ALGS
 
 from .conftest import ROOT, SAMPLE_CONFIG
-from .local_server import clean_env, pump_lines
+from .local_server import clean_env, free_port, pump_lines
 
 MOCKIDP = Path(sys.executable).with_name("mockidp")
 START_TIMEOUT = 30.0
@@ -63,13 +63,6 @@ def mint(*args: str, env: dict[str, str] | None = None) -> str:
     token = result.stdout.strip()
     assert token.count(".") == 2, token
     return token
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- mint, jwks, check-config (CliRunner) ----------------------------------------------------

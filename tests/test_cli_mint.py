@@ -6,7 +6,6 @@ command runs through click's ``CliRunner``, and once as a real process."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from mockidp.cli import main
 from mockidp.core.settings import SIGNING_ALGS
 
 from .conftest import ROOT
-from .local_server import serving
+from .local_server import free_port, serving
 
 TIMEOUT = 10.0
 CONTROL_TOKEN = "s3cret-control-token"
@@ -74,13 +73,6 @@ def verified(token: str, base: str, **options: Any) -> dict[str, Any]:
     claims: dict[str, Any] = jwt.decode(token, key.key, algorithms=list(SIGNING_ALGS),
                                         issuer=found["issuer"], **options)
     return claims
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @contextmanager

@@ -19,7 +19,6 @@ import json
 import mimetypes
 import os
 import re
-import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from examples.resource_server.app import create_app
 from mockidp import MockIdP
 
 from .conftest import ROOT
+from .local_server import free_port
 
 COMPOSE_DIR = ROOT / "examples" / "compose"
 SPA_DIR = COMPOSE_DIR / "spa"
@@ -61,13 +61,6 @@ def _need_browser() -> Any:
     else:
         sync_api = pytest.importorskip("playwright.sync_api")
     return sync_api
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def nginx_csp() -> str:

@@ -34,7 +34,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -55,6 +54,7 @@ from mockidp import MockIdP
 from mockidp.core.settings import load_settings
 
 from .conftest import ROOT, pkce_pair, query_of
+from .local_server import free_port
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -674,13 +674,6 @@ def test_compose_spa_is_served_with_its_vendored_library() -> None:
     origin = f"http://localhost:{published(spa)['80'].split(':')[1]}"
     assert list(client.redirect_uris) == [f"{origin}/"]
     assert 'client_id: "spa"' in config
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _spa_login(issuer_seen_by_browser: str) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from _pytest.pytester import RunResult
 
+from .local_server import free_port
+
 TIMEOUT = 120.0
 
 # A user's test module header: what a user would import in a test using the fixtures.
@@ -64,13 +66,6 @@ def _not_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID",
                  "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         monkeypatch.delenv(name, raising=False)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def write_ini(pytester: pytest.Pytester, *lines: str) -> Path:

@@ -44,7 +44,6 @@ class StallWatch:
     def __init__(self, port: int, timeout: float) -> None:
         self.port = port
         self.timeout = timeout
-        self.closed = 0  # connections shut down so far
         self._lock = threading.Lock()
         self._reads: dict[int, tuple[str, float]] = {}  # read → (client address, start)
         self._busy: Counter[str] = Counter()  # requests in progress by client address
@@ -129,7 +128,6 @@ class StallWatch:
                 finally:
                     sock.close()  # the duplicate only
         if closed:
-            self.closed += closed
             log.warning("mockidp: closed %d connection(s) stalled in a request body for "
                         "%ss", closed, self.timeout)
         return closed
