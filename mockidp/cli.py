@@ -16,7 +16,7 @@ import click
 
 from mockidp.api import MAX_PORT, MockIdP
 from mockidp.core.errors import MockIdPError
-from mockidp.core.settings import SIGNING_ALGS, load_settings
+from mockidp.core.settings import SIGNING_ALGS, load_settings, with_profiles
 from mockidp.core.version import __version__
 
 BANNER = (
@@ -168,6 +168,14 @@ def main() -> None:
     "[env: MOCKIDP_IDLE_TIMEOUT]",
 )
 @click.option(
+    "--profile", "profiles", multiple=True, metavar="KIND:NAME[:OPTION=VALUE,...]",
+    envvar="MOCKIDP_PROFILES",
+    help="Declare an issuer that imitates a provider, without a config file: "
+    "keycloak:myrealm, entra:contoso:tenant_id=GUID, auth0:shop, okta:okta:"
+    "authorization_server=default, cognito:pool:user_pool_id=us-east-1_Example.  Repeat it "
+    "for several.  [env: MOCKIDP_PROFILES, space-separated]",
+)
+@click.option(
     "--log-level", envvar="MOCKIDP_LOG_LEVEL", default="info", show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Logging level.  [env: MOCKIDP_LOG_LEVEL]",
@@ -177,7 +185,7 @@ def serve(
     interactive_login: bool | None, public_url: str | None, allowed_hosts: str,
     control_token: str | None, control: bool, tls: bool, tls_cert: str | None,
     tls_key: str | None, clock_skew: float | None, server_name: str, idle_timeout: float,
-    log_level: str,
+    profiles: tuple[str, ...], log_level: str,
 ) -> None:
     """Run the provider until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -185,7 +193,10 @@ def serve(
         raise click.UsageError("--tls-cert and --tls-key (MOCKIDP_TLS_CERT, MOCKIDP_TLS_KEY) "
                                "go together: the certificate and its private key")
     try:
-        idp = MockIdP(config=config, host=host, port=port, keys_dir=keys_dir,
+        settings = with_profiles(load_settings(config), list(profiles), "MOCKIDP_PROFILES"
+                                 if not _given(click.get_current_context(), "profiles")
+                                 else "--profile")
+        idp = MockIdP(config=settings, host=host, port=port, keys_dir=keys_dir,
                       interactive_login=interactive_login, control=control,
                       control_token=control_token, public_url=public_url, tls=tls,
                       tls_cert=tls_cert, tls_key=tls_key,
@@ -220,7 +231,9 @@ def serve(
     lines.append(f"Issuer:    {issuer}")
     if idp.public_url:
         lines.append(f"Listening: {base} (issuer URLs use the public URL)")
-    lines.append(f"Discovery: {profile.url_of(issuer, 'discovery')}")
+    lines.append(f"Discovery: {idp.issuer('default').url(base, 'discovery')}")
+    lines += [f"{profile.title + ':':<10} issuer '{name}', iss {idp.issuer_url_for(name, base)}"
+              for profile, mount, name in idp.mounts() if mount == idp.issuer(name).mount]
     if idp.tls_cert is not None:
         if tls_cert is None:
             from mockidp.serve.tls import certificate_names

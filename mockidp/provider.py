@@ -20,9 +20,10 @@ from mockidp.core.clock import Clock, seconds_arg
 from mockidp.core.device_codes import DeviceAnswer
 from mockidp.core.errors import MockIdPError, NotFound
 from mockidp.core.journal import Exchange, Journal
-from mockidp.core.model import Client, EndpointRequest, Outcome, User
+from mockidp.core.model import EMPTY, Client, EndpointRequest, Outcome, User
 from mockidp.core.settings import (
     ISSUER_NAME,
+    PROFILE_KEYS,
     RESERVED_ISSUERS,
     SIGNING_ALGS,
     Settings,
@@ -32,20 +33,59 @@ from mockidp.core.settings import (
     parse_time,
     user_from_args,
 )
+from mockidp.profiles import Profile
+from mockidp.profiles.catalog import BAD_KINDS, PROFILES, make_bad_token
+from mockidp.profiles.generic import GENERIC
 from mockidp.protocol.device import answer_device, approval_claims
 from mockidp.protocol.exchange import Exchanges
+from mockidp.protocol.extra import ExtraEndpoint
 from mockidp.protocol.issuer import Issuer
 from mockidp.protocol.minting import mint_claims
 from mockidp.protocol.outbound import Outbound
 from mockidp.protocol.table import endpoint_table
 from mockidp.scripting.dashboard import JOURNAL_LIMIT, dashboard_data, issuer_data
 from mockidp.scripting.rules import Rule, RuleBook, parse_rule
-from mockidp.tokens.badtokens import BAD_TOKEN_KINDS, make_bad
 from mockidp.tokens.inspect import inspect_token
 from mockidp.tokens.signer import sign
 
 DEFAULT_PORT = 8080
 MAX_ISSUERS = 1000
+
+
+def declared_profiles(settings: Settings) -> dict[str, tuple[Profile, Mapping[str, Any]]]:
+    """The issuers of ``settings`` that imitate a named provider: their profile and options
+    (defaults filled in).  A bad profile, option or clashing mount raises `MockIdPError`
+    naming the file and field."""
+    found: dict[str, tuple[Profile, Mapping[str, Any]]] = {}
+    taken: dict[str, str] = {}
+    for name, own in settings.issuers.items():
+        kind = own.get("profile", "generic")
+        where = f"{settings.source}: issuers.{name}"
+        profile = PROFILES.get(kind)
+        if profile is None:
+            raise MockIdPError(f"{where}.profile: expected one of {', '.join(PROFILES)}, "
+                               f"got {kind!r}")
+        given = {k: own[k] for k in PROFILE_KEYS[1:] if k in own}
+        for key in given:
+            if key not in profile.options:
+                takes = ", ".join(profile.options) or "none"
+                raise MockIdPError(f"{where}.{key}: the {kind} profile takes no {key!r} "
+                                   f"(its options: {takes})")
+        if not profile.fixed:
+            continue
+        options = {**{k: v for k, v in profile.options.items() if v is not None},
+                   **profile.option_defaults(name), **given}
+        try:
+            profile.check(options)
+        except ValueError as exc:
+            raise MockIdPError(f"{where}.{exc}") from None
+        for mount in profile.mounts(name, options):
+            if mount in taken:
+                raise MockIdPError(f"{where}: mount {mount or '/'!r} is already issuer "
+                                   f"'{taken[mount]}'s; give one of them another mount")
+            taken[mount] = name
+        found[name] = (profile, MappingProxyType(options))
+    return found
 
 
 class Provider:
@@ -96,14 +136,17 @@ class Provider:
         self.outbound = Outbound()  # the provider's own requests, bounded (all issuers)
         self._baseline_rules = tuple(
             parse_rule({"id": f"config-{i + 1}", **spec}, f"{settings.source}: rules[{i}]",
-                       tuple(BAD_TOKEN_KINDS))
+                       tuple(BAD_KINDS))
             for i, spec in enumerate(settings.rules)
         )
         # ``default`` and the issuers of the config: kept by `reset`, keys kept in keys_dir
         self.declared = frozenset({"default", *settings.issuers})
+        self._profiles = declared_profiles(settings)  # issuer -> (profile, its options)
         self.exchanges = Exchanges(self.issuer, self._issuers.get, self.issuer_url_for,
-                                   self.clock, self.rules, self.journal)
+                                   self.clock, self.rules, self.journal, self.base_for,
+                                   self.issuer_of)
         self.endpoints = endpoint_table(self.exchanges, lambda: self.control_token)
+        self.extras = ExtraEndpoint(self.exchanges)  # the endpoints only a profile has
         self.reset()
 
     @property
@@ -112,12 +155,34 @@ class Provider:
         where it serves)."""
         return f"http://127.0.0.1:{DEFAULT_PORT}"
 
+    def base_for(self, base_url: str | None) -> str:
+        """The base of identifiers and endpoint URLs for a request at ``base_url``
+        (``scheme://host`` and any mount prefix, e.g. Keycloak's ``/auth``): the public URL
+        when one is set (so a browser on localhost and a container reaching the provider by
+        another name see one issuer), with the request's prefix; else ``base_url``; else the
+        server's own."""
+        if base_url is None:
+            return (self.public_url or self.url).rstrip("/")
+        if self.public_url:
+            rest = base_url.split("://", 1)[-1]
+            slash = rest.find("/")
+            return self.public_url + (rest[slash:].rstrip("/") if slash >= 0 else "")
+        return base_url.rstrip("/")
+
     def issuer_url_for(self, issuer: str, base_url: str | None) -> str:
-        """The issuer identifier: the public URL when one is set (so a browser on localhost
-        and a container reaching the provider by another name see one issuer), else the base
-        URL the request came in on, else the server's own."""
-        base = self.public_url or base_url or self.url
-        return base.rstrip("/") + self.issuer(issuer).profile.mount_of(issuer)
+        """The issuer identifier of ``issuer`` for a request at ``base_url`` (`base_for`)."""
+        return self.issuer(issuer).identifier(self.base_for(base_url))
+
+    def issuer_of(self, iss: str) -> Issuer | None:
+        """The existing issuer whose identifier ``iss`` can be (under any base URL)."""
+        name = iss.rstrip("/").rsplit("/", 1)[-1]
+        found = self._issuers.get(name)
+        if found is not None and found.owns(iss):
+            return found
+        for issuer in list(self._issuers.values()):
+            if issuer.profile.fixed and issuer.owns(iss):
+                return issuer
+        return None
 
     def _issuer_url_at(self, base_url: str | None) -> Callable[[str], str]:
         """Issuer name → the issuer URL a request at ``base_url`` sees (None: our own)."""
@@ -129,7 +194,11 @@ class Provider:
         an unknown issuer or endpoint raises `NotFound`."""
         endpoint = self.endpoints.get(name)
         if endpoint is None:
-            raise NotFound(f"no endpoint called {name!r}")
+            issuer = self._issuers.get(req.issuer)
+            extra = issuer.profile.extras.get(name) if issuer is not None else None
+            if extra is None:
+                raise NotFound(f"no endpoint called {name!r}")
+            return self.extras(name, extra, req)
         return endpoint(req)
 
     def issuer_url(self, issuer: str = "default") -> str:
@@ -177,12 +246,23 @@ class Provider:
                 # keys are cheap ones (`mockidp.tokens.keypool`: not secret, so only where
                 # tokens are anyone's for the asking anyway: a permissive issuer)
                 declared = name in self.declared
-                settings = self.settings.issuer(name)
+                profile, options = self._profiles.get(name, (GENERIC, EMPTY))
+                settings = self.settings.issuer(name, profile.defaults)
                 found = Issuer(name, settings, self.keys_dir if declared else None,
                                outbound=self.outbound, store_limit=self.settings.store_limit,
-                               first_use=not declared and not settings.strict)
+                               first_use=not declared and not settings.strict,
+                               profile=profile, options=options)
                 self._issuers[name] = found
             return found
+
+    def mounts(self) -> list[tuple[Profile, str, str]]:
+        """Where the issuers of named profiles live: (profile, mount point, issuer) for each
+        of their mount points (the route table adds them beside the generic ``/{issuer}``)."""
+        found = []
+        for name in self._profiles:
+            issuer = self.issuer(name)
+            found += [(issuer.profile, mount, name) for mount in issuer.mounts]
+        return found
 
     def issuers(self) -> list[str]:
         """Names of the issuers that exist so far (``default`` and any used or declared)."""
@@ -245,7 +325,7 @@ class Provider:
         are the same rule.  Bad fields raise `MockIdPError` naming them.
         """
         merged = {**(spec or {}), **fields}
-        return self.rules.add(parse_rule(merged, "rule", tuple(BAD_TOKEN_KINDS)))
+        return self.rules.add(parse_rule(merged, "rule", tuple(BAD_KINDS)))
 
     def remove_rule(self, rule_id: str) -> bool:
         """Remove one rule; False if there was none with that id."""
@@ -343,9 +423,10 @@ class Provider:
         issuers = []
         for name in self.issuers():
             issuer = self.issuer(name)
-            issuers.append(issuer_data(name, self.issuer_url_for(name, base_url),
-                                       issuer.profile.paths, issuer.settings, issuer.users,
-                                       issuer.clients))
+            base = self.base_for(base_url)
+            urls = {e: issuer.url(base, e) for e in ("discovery", "jwks", "authorize")}
+            issuers.append(issuer_data(name, issuer.identifier(base), urls, issuer.settings,
+                                       issuer.users, issuer.clients, issuer.profile.title))
         return dashboard_data(issuers, self.list_rules(), self.clock_state(), self.journal,
                               limit)
 
@@ -424,14 +505,14 @@ class Provider:
         """
         if not isinstance(typ, str) or not typ:
             raise MockIdPError(f"mint: typ: expected a non-empty string, got {typ!r}")
-        target, body, alg, _ = mint_claims(self.issuer, self._issuer_url_at(base_url),
+        target, body, alg, _ = mint_claims(self.issuer, self.base_for(base_url),
                                            self.clock.now(), sub, claims, audience, expires_in,
                                            issuer, client_id, scope, alg, remove, skew)
         return sign(body, target.keys.active(alg), typ)
 
     def bad_token_kinds(self) -> dict[str, str]:
         """The bad-token catalogue: kind → what is wrong with it."""
-        return dict(BAD_TOKEN_KINDS)
+        return dict(BAD_KINDS)
 
     def mint_bad(
         self,
@@ -450,15 +531,16 @@ class Provider:
     ) -> str:
         """A deliberately invalid token of ``kind`` (see `bad_token_kinds`), otherwise just
         like `mint` with the same arguments: exactly one thing is wrong with it."""
-        if not isinstance(kind, str) or kind not in BAD_TOKEN_KINDS:
+        if not isinstance(kind, str) or kind not in BAD_KINDS:
             raise MockIdPError(
-                f"mint_bad: kind: expected one of {', '.join(BAD_TOKEN_KINDS)}, got {kind!r}"
+                f"mint_bad: kind: expected one of {', '.join(BAD_KINDS)}, got {kind!r}"
             )
-        target, body, alg, now = mint_claims(self.issuer, self._issuer_url_at(base_url),
+        target, body, alg, now = mint_claims(self.issuer, self.base_for(base_url),
                                              self.clock.now(), sub, claims, audience,
                                              expires_in, issuer, client_id, scope, alg, remove,
                                              0)
-        token = make_bad(kind, body, target.keys.active(alg), target.keys, now)
+        token = make_bad_token(kind, body, target.keys.active(alg), target.keys, now,
+                               target.view(self.base_for(base_url)))
         if kind == "revoked" and isinstance(body.get("jti"), str):
             target.store.revoke_jti(body["jti"], float(body.get("exp", now + 3600)),
                                     self.clock.now())

@@ -92,7 +92,7 @@ def test_issuer_settings_hold_every_issuer_row_with_the_table_defaults() -> None
     lifetimes = {f"{f.name}_lifetime" for f in dataclasses.fields(Lifetimes)}
     assert lifetimes == set(names(LIFETIME_FIELDS))
     plain = {f.name for f in dataclasses.fields(IssuerSettings)} - {
-        "name", "lifetimes", "users", "clients"}
+        "name", "lifetimes", "users", "clients", "profile", "options"}  # issuer-only keys
     assert plain | lifetimes == set(names(ISSUER_FIELDS))
     built = settings.Settings().issuer("x")
     for row in ISSUER_FIELDS:

@@ -333,6 +333,7 @@ class LoginPage:
     choices: tuple[UserChoice, ...] = ()
     recent: tuple[str, ...] = ()
     error_field: str = "claims"  # the field ``error`` is about: ``username`` or ``claims``
+    provider: str = ""  # the provider this issuer imitates (a profile's title), if any
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,17 @@ class Json:
     status: int = 200
     content_type: str = "application/json"
     no_store: bool = True
+
+
+@dataclass(frozen=True)
+class Raw:
+    """An answer as it is: status, content type, bytes and headers (a 204 with no body, an
+    HTML page a provider's SDK loads in an iframe)."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -447,7 +459,7 @@ class GrantFacts:
     act: Mapping[str, Any] | None = None  # RFC 8693 §4.1: the actor (a JSON object)
 
 
-Outcome = Json | BrowserOutcome | DevicePage
+Outcome = Json | BrowserOutcome | DevicePage | Raw
 """What `Provider.handle` answers: the HTTP adapter turns it into status, headers and bytes."""
 
 REQUEST_TYPES: Mapping[str, type[EndpointRequest]] = MappingProxyType({
@@ -467,7 +479,7 @@ def outcome_status(outcome: Outcome, method: str) -> int:
     own status.  The one place it is decided: the journal and the HTTP adapter both ask."""
     if isinstance(outcome, Redirect):
         return 303 if method == "POST" else 302
-    if isinstance(outcome, (Json, LoginPage, ConsentPage, ErrorPage, DevicePage)):
+    if isinstance(outcome, (Json, LoginPage, ConsentPage, ErrorPage, DevicePage, Raw)):
         return outcome.status
     return 200
 

@@ -32,6 +32,7 @@ follow it are `mockidp.core.checks`.  This module reads files and merges issuers
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -70,7 +71,12 @@ from mockidp.core.model import EMPTY, Client, User
 
 ISSUER_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._~-]{0,63}\Z")  # no trailing newline
 RESERVED_ISSUERS = frozenset({"_mockidp", ".well-known", "static", "favicon.ico"})
+# issuer-only keys: which provider the issuer imitates (`mockidp.profiles`) and its options
+PROFILE_KEYS = ("profile", "mount", "tenant_id", "authorization_server", "user_pool_id",
+                "issuer", "realm", "region")
 _D = ISSUER_DEFAULTS  # every default below comes from the field table
+# settings a profile decides whatever the top level says (an issuer's own table still wins)
+FORCED_BY_PROFILE = frozenset({"signing_alg", "rotate_refresh_tokens"})
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,8 @@ class IssuerSettings:
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     users: Mapping[str, User] = field(default_factory=lambda: EMPTY)
     clients: Mapping[str, Client] = field(default_factory=lambda: EMPTY)
+    profile: str = "generic"  # the provider it imitates (`mockidp.profiles.catalog`)
+    options: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the profile's options
 
 
 @dataclass(frozen=True)
@@ -136,10 +144,13 @@ class Settings:
     journal_bytes: int = 8 * 1024 * 1024  # the journal's estimated size (oldest go first)
     store_limit: int = 10_000  # records of each kind an issuer keeps (oldest go first)
 
-    def issuer(self, name: str) -> IssuerSettings:
-        """Effective settings for issuer ``name`` (declared or not)."""
+    def issuer(self, name: str, defaults: Mapping[str, Any] = EMPTY) -> IssuerSettings:
+        """Effective settings for issuer ``name`` (declared or not): its own, else the top
+        level's, else ``defaults`` (a profile's), else the field table's."""
         own = self.issuers.get(name, EMPTY)
-        merged = {**self.base, **{k: v for k, v in own.items() if k in ISSUER_KEYS}}
+        base = {k: v for k, v in self.base.items()
+                if not (k in FORCED_BY_PROFILE and k in defaults)}
+        merged = {**defaults, **base, **{k: v for k, v in own.items() if k in ISSUER_KEYS}}
         users = {**self.users, **own.get("users", EMPTY)}
         clients = {**self.clients, **own.get("clients", EMPTY)}
         lifetimes = Lifetimes(**{f.name.removesuffix("_lifetime"): _issuer_value(f, merged)
@@ -153,6 +164,8 @@ class Settings:
             lifetimes=lifetimes,
             users=MappingProxyType(users),
             clients=MappingProxyType(clients),
+            profile=own.get("profile", "generic"),
+            options=MappingProxyType({k: own[k] for k in PROFILE_KEYS[1:] if k in own}),
         )
 
 
@@ -211,8 +224,14 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
         if not ISSUER_NAME.match(name) or name in RESERVED_ISSUERS:
             raise check.fail(path, "an issuer name of letters, digits, '.', '_', '~', '-'", name)
         table = check.table(raw, path)
-        check.keys(table, (*ISSUER_KEYS, "users", "clients"), path)
+        check.keys(table, (*ISSUER_KEYS, *PROFILE_KEYS, "users", "clients"), path)
         own = dict(issuer_fields(check, table, path + "."))
+        for key in PROFILE_KEYS:
+            if key in table:
+                value = table[key]
+                if not isinstance(value, str) or (not value and key != "mount"):
+                    raise check.fail(f"{path}.{key}", "a non-empty string", value)
+                own[key] = value
         own["users"] = users(check, table.get("users", {}), path + ".users")
         own["clients"] = clients(check, table.get("clients", {}), path + ".clients")
         issuers[name] = MappingProxyType(own)
@@ -245,6 +264,34 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
         journal_bytes=journal_bytes,
         store_limit=store_limit,
     )
+
+
+def with_profiles(settings: Settings, specs: list[str], where: str) -> Settings:
+    """``settings`` with the issuers ``specs`` declare, each ``KIND:NAME[:OPTION=VALUE,...]``
+    (``keycloak:myrealm``, ``entra:contoso:tenant_id=...``): the command line's and
+    ``MOCKIDP_PROFILES``' way to switch a profile on without a file.  An issuer the config
+    declares keeps its own table, with the profile and options set.  Errors name ``where``
+    and the spec."""
+    issuers = dict(settings.issuers)
+    for spec in specs:
+        kind, _, rest = spec.strip().partition(":")
+        name, _, option_text = rest.partition(":")
+        if not kind or not ISSUER_NAME.match(name) or name in RESERVED_ISSUERS:
+            raise MockIdPError(f"{where}: {spec!r}: expected KIND:NAME[:OPTION=VALUE,...] with "
+                               "an issuer name of letters, digits, '.', '_', '~', '-' (e.g. "
+                               "keycloak:myrealm)")
+        own = dict(issuers.get(name, {"users": EMPTY, "clients": EMPTY}))
+        own["profile"] = kind
+        for pair in filter(None, (p.strip() for p in option_text.split(","))):
+            key, sep, value = pair.partition("=")
+            if not sep or key not in PROFILE_KEYS[1:] or (not value and key != "mount"):
+                raise MockIdPError(f"{where}: {spec!r}: {pair!r}: expected OPTION=VALUE with "
+                                   f"one of {', '.join(PROFILE_KEYS[1:])}")
+            own[key] = value
+        issuers[name] = MappingProxyType(own)
+    return dataclasses.replace(settings, issuers=MappingProxyType(issuers),
+                               source=settings.source if not specs or settings.issuers
+                               else where)
 
 
 def parse_time(value: Any, where: str) -> float:
@@ -292,7 +339,8 @@ def parse_clock(value: Any, where: str) -> ClockSettings:
 
 __all__ = [
     "ACCESS_TOKEN_FORMATS", "CLIENT_AUTH_METHODS", "GRANT_TYPES", "ISSUER_NAME", "LIFETIME_KEYS",
-    "PKCE_METHODS", "PROTECTED_CLAIMS", "RESERVED_ISSUERS", "SIGNING_ALGS", "ClockSettings",
-    "IssuerSettings", "Lifetimes", "Settings", "client_from_args", "is_absolute_url",
-    "load_settings", "parse_clock", "parse_settings", "parse_time", "user_from_args",
+    "PKCE_METHODS", "PROFILE_KEYS", "PROTECTED_CLAIMS", "RESERVED_ISSUERS", "SIGNING_ALGS",
+    "ClockSettings", "IssuerSettings", "Lifetimes", "Settings", "client_from_args",
+    "is_absolute_url", "load_settings", "parse_clock", "parse_settings", "parse_time",
+    "user_from_args", "with_profiles",
 ]

@@ -25,18 +25,23 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from mockidp.core.errors import OAuthError, ScriptedFault
+from mockidp.core.errors import InvalidRequest, OAuthError, ScriptedFault
 from mockidp.core.model import (
     REQUEST_TYPES,
     EndpointRequest,
     Json,
     Outcome,
+    Params,
+    Raw,
     RegistrationRequest,
 )
 from mockidp.http.body import (
+    JSON,
     BodyTooLarge,
     form_params,
     json_body,
+    json_params,
+    mimetype,
     query_params,
     refuse_oversized,
     string_members,
@@ -62,6 +67,7 @@ from mockidp.http.wire import (
     status_line,
     too_large_parts,
 )
+from mockidp.profiles import Profile
 from mockidp.profiles.generic import GENERIC
 from mockidp.tokens.jose import compact_json
 
@@ -79,6 +85,8 @@ class Provider(Protocol):
     def record_rejection(self, req: EndpointRequest, endpoint: str, status: int,
                          error: str) -> None: ...
 
+    def mounts(self) -> list[tuple[Profile, str, str]]: ...
+
 
 class Fallback(Protocol):
     """A WSGI app for the paths that are no protocol endpoint, saying which it serves."""
@@ -94,6 +102,15 @@ def generic_routes() -> RouteTable:
     return RouteTable().mount(GENERIC)
 
 
+def provider_routes(provider: Provider) -> RouteTable:
+    """The route table of ``provider``: generic issuers at ``/{issuer}``, and every issuer
+    of a named profile at its mount points (the longest path wins)."""
+    table = generic_routes()
+    for profile, mount, issuer in provider.mounts():
+        table.mount(profile, at=mount, issuer=issuer)
+    return table
+
+
 class ProtocolAdapter:
     """The WSGI app of the protocol endpoints (see the module docs); thread-safe."""
 
@@ -102,7 +119,7 @@ class ProtocolAdapter:
         self.provider = provider
         self.renderer = renderer
         self.fallback = fallback
-        self.routes = routes or generic_routes()
+        self.routes = routes or provider_routes(provider)
         self._prepared: dict[int, tuple[object, bytes]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
@@ -152,40 +169,54 @@ class ProtocolAdapter:
         if isinstance(outcome, Json):
             return json_parts(self._encoded(outcome), outcome.status, outcome.content_type,
                               outcome.no_store)
-        return browser_parts(outcome, self.renderer, method, match.mount + "/",
-                             match.path_of)
+        if isinstance(outcome, Raw):
+            headers = [("Content-Type", outcome.content_type), *outcome.headers]
+            return outcome.status, headers, outcome.body
+        return browser_parts(outcome, self.renderer, method,
+                             match.profile.cookie_path(match.mount), match.path_of)
 
     def _error(self, match: Match, error: OAuthError) -> Answer:
-        """A protocol error: a page on browser-facing endpoints, else RFC 6749 §5.2 JSON."""
+        """A protocol error: a page on browser-facing endpoints, else JSON in the profile's
+        shape (RFC 6749 §5.2 for the generic profile)."""
         if match.route.browser:
             return error_page_parts(self.renderer, error.status, error.error,
                                     error.description)
-        return error_parts(error)
+        return error_parts(error, match.profile.error_body(error, match.route.endpoint))
 
     def _record(self, environ: dict[str, Any], method: str, path: str, match: Match
                 ) -> EndpointRequest:
         """The frozen request record; parse errors raise before the provider sees it."""
         endpoint = match.route.endpoint
-        base_url = _base_url(environ)
+        base_url = _base_url(environ) + match.prefix
         authorization = environ.get("HTTP_AUTHORIZATION")
+        profile = match.profile
         if endpoint == "register":
             metadata, problem = json_body(environ)
             return RegistrationRequest(
                 issuer=match.issuer, base_url=base_url, method=method,
                 params=string_members(metadata), path=path, authorization=authorization,
                 metadata=metadata, body_error=problem)
-        if method == "POST":
+        if method == "POST" and endpoint in profile.json_bodies and mimetype(environ) == JSON:
+            value, problem = json_body(environ)
+            if problem is not None or not isinstance(value, dict):
+                raise InvalidRequest(problem or "body: expected a JSON object")
+            params = json_params(value)
+        elif method == "POST":
             params = form_params(environ)
         else:
             refuse_oversized(environ)
             params = query_params(environ)
+        if profile.param_aliases:
+            renamed = profile.params(endpoint, params.single())
+            if renamed is not None:
+                params = Params(renamed.items())
         cookie_header = environ.get("HTTP_COOKIE")
         session_id = recent = None
         if cookie_header:
             cookies = read_cookies(cookie_header)
             session_id = cookies.get(SESSION_COOKIE)
             recent = cookies.get(RECENT_COOKIE)
-        return REQUEST_TYPES[endpoint](
+        return REQUEST_TYPES.get(endpoint, EndpointRequest)(
             issuer=match.issuer, base_url=base_url, method=method, params=params, path=path,
             authorization=authorization, session_id=session_id,
             dpop=environ.get("HTTP_DPOP"), recent=read_recent(recent))

@@ -180,3 +180,18 @@ def string_members(value: Any) -> Params:
     if not isinstance(value, dict):
         return Params()
     return Params((k, v) for k, v in value.items() if isinstance(v, str))
+
+
+def json_params(value: Mapping[str, Any]) -> Params:
+    """A JSON object body as form parameters (an SDK that posts JSON where the standard says
+    form): strings as they are, numbers and booleans spelled as JSON, anything else left
+    out."""
+    pairs = []
+    for name, member in value.items():
+        if isinstance(member, str):
+            pairs.append((name, member))
+        elif isinstance(member, bool):
+            pairs.append((name, "true" if member else "false"))
+        elif isinstance(member, (int, float)):
+            pairs.append((name, str(member)))
+    return Params(pairs)

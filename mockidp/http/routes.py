@@ -53,18 +53,34 @@ class Match(NamedTuple):
     route: Route
     mount: str
     profile: Profile
+    prefix: str = ""  # what this mount adds before the issuer's own (Keycloak's ``/auth``)
 
     def path_of(self, endpoint: str) -> str:
         """The path of another endpoint of the same issuer (a form's action)."""
-        return self.mount + self.profile.paths[endpoint]
+        return self.profile.path_of(self.mount, endpoint)
 
 
 def profile_routes(profile: Profile) -> dict[str, Route]:
-    """The routes of a profile's endpoints, by path below the mount."""
+    """The routes of a profile's endpoints, by path below the mount (its extras too)."""
     routes = {}
     for name, suffix in profile.paths.items():
         endpoint = ENDPOINTS_BY_NAME[name]
         routes[suffix] = Route(name, name, endpoint.methods, endpoint.cors, endpoint.browser)
+    for name, extra in profile.extras.items():
+        if not extra.root:
+            routes[extra.path] = Route(name, name, extra.methods, extra.cors, extra.browser)
+    return routes
+
+
+def root_routes(profile: Profile) -> dict[str, Route]:
+    """The routes of a profile's endpoints that live at a path from the server root."""
+    routes = {}
+    for name, path in profile.root_paths.items():
+        endpoint = ENDPOINTS_BY_NAME[name]
+        routes[path] = Route(name, name, endpoint.methods, endpoint.cors, endpoint.browser)
+    for name, extra in profile.extras.items():
+        if extra.root:
+            routes[extra.path] = Route(name, name, extra.methods, extra.cors, extra.browser)
     return routes
 
 
@@ -106,22 +122,27 @@ class RouteTable:
             self._templates.sort(key=lambda t: len(t.prefix), reverse=True)
             self._reserve(prefix)
             return self
-        if issuer is None or not at.startswith("/") or "{" in at:
-            raise ValueError(f"mount {at!r}: a fixed mount is an absolute path and names "
-                             "its issuer")
-        self._fixed[issuer] = (at, profile)
+        if issuer is None or (at and not at.startswith("/")) or "{" in at:
+            raise ValueError(f"mount {at!r}: a fixed mount is an absolute path (or the "
+                             "server root, '') and names its issuer")
+        own = self._fixed.setdefault(issuer, (at, profile))[0]  # the first mount is its own
+        prefix = at[: len(at) - len(own)] if at != own and at.endswith(own) else ""
         self._reserve(at)
         entries = [(at + suffix, route) for suffix, route in profile_routes(profile).items()]
+        entries += list(root_routes(profile).items())
         if profile.metadata_root:
             entries.append((profile.metadata_root + at, metadata_root_route()))
         for path, route in entries:
             known = self._exact.get(path)
             if known is None or len(known.mount) < len(at):  # the longest mount wins
-                self._exact[path] = Match(issuer, route, at, profile)
+                self._exact[path] = Match(issuer, route, at, profile, prefix)
+            self._reserve(path.rsplit("/", 1)[0])  # never read as a generic issuer's
         return self
 
     def _reserve(self, mount: str) -> None:
         """``mount`` and every path above it are no template's to read as an issuer."""
+        if not mount:
+            return
         segments = mount.split("/")[1:]
         for depth in range(1, len(segments) + 1):
             self._reserved.add("/" + "/".join(segments[:depth]))
@@ -158,7 +179,7 @@ class RouteTable:
         prefix = template.prefix
         issuer = mount[len(prefix) + 1:]
         if not mount.startswith(prefix + "/") or not issuer or "/" in issuer \
-                or mount in self._reserved:
+                or mount in self._reserved or issuer in self._fixed:
             return None
         return Match(issuer, route, mount, template.profile)
 

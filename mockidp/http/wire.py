@@ -74,14 +74,15 @@ def json_parts(body: bytes, status: int = 200, content_type: str = "application/
     return status, headers, body
 
 
-def error_parts(error: OAuthError) -> Answer:
-    """RFC 6749 §5.2 error JSON with no-store headers and any ``WWW-Authenticate`` (and
-    other headers the error needs), as status, headers and body."""
+def error_parts(error: OAuthError, body: Mapping[str, Any] | None = None) -> Answer:
+    """RFC 6749 §5.2 error JSON (or ``body``, a profile's shape of it) with no-store headers
+    and any ``WWW-Authenticate`` (and other headers the error needs), as status, headers and
+    body."""
     headers = [("Content-Type", "application/json"), *NO_STORE.items()]
     if error.www_authenticate:
         headers.append(("WWW-Authenticate", error.www_authenticate))
     headers.extend(error.headers.items())
-    return error.status, headers, compact_json(error.body()).encode()
+    return error.status, headers, compact_json(error.body() if body is None else body).encode()
 
 
 def fault_parts(fault: ScriptedFault, environ: Mapping[str, Any]) -> Answer:

@@ -58,6 +58,7 @@ def login_page(issuer: Issuer, interaction: Interaction, username: str = "",
         choices=user_choices(issuer.users, recent),
         recent=other_recent(issuer.users, recent),
         error_field=error_field,
+        provider=issuer.profile.title if issuer.profile.fixed else "",
     )
 
 

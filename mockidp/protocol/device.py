@@ -87,8 +87,7 @@ class DeviceAuthorizationEndpoint(Endpoint):
         if not settings.interactive_login:
             issuer.store.devices.answer(
                 record.user_code, DeviceAnswer(True, default_user(issuer)), now)
-        verification_uri = (self.exchanges.issuer_url(issuer.name, req.base_url)
-                            + issuer.profile.paths["device"])
+        verification_uri = self.exchanges.endpoint_url(issuer, req.base_url, "device")
         return Json({
             "device_code": record.device_code,
             "user_code": record.shown_code,

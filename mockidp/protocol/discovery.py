@@ -5,6 +5,7 @@ and the JWKS (RFC 7517 §5).  The metadata lists exactly what works.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mockidp.core.fields import CLIENT_AUTH_METHODS
@@ -28,12 +29,34 @@ OIDC_ONLY = ("subject_types_supported", "claims_supported", "userinfo_endpoint",
              "backchannel_logout_supported", "prompt_values_supported")
 
 
-def openid_configuration(issuer: Issuer, url: str) -> dict[str, Any]:
-    """OpenID Connect Discovery 1.0 §3 metadata of ``issuer`` identified as ``url``."""
+def openid_configuration(issuer: Issuer, base: str) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 §3 metadata of ``issuer`` under the base URL ``base``,
+    as its profile shapes it (endpoints it does not have are left out)."""
+    view = issuer.view(base)
+    has = issuer.profile.has
+    document = generic_configuration(issuer, view.issuer_url,
+                                     lambda name: issuer.url(base, name) if has(name) else "")
+    missing = [k for k, name in ENDPOINT_MEMBERS.items() if not issuer.profile.has(name)]
+    for key in missing:
+        del document[key]
+    issuer.profile.discovery(document, view)
+    return document
 
-    def endpoint(name: str) -> str:
-        return issuer.profile.url_of(url, name)
 
+# the metadata member naming each endpoint
+ENDPOINT_MEMBERS = {
+    "authorization_endpoint": "authorize", "token_endpoint": "token",
+    "userinfo_endpoint": "userinfo", "jwks_uri": "jwks",
+    "introspection_endpoint": "introspect", "revocation_endpoint": "revoke",
+    "end_session_endpoint": "endsession",
+    "device_authorization_endpoint": "device_authorization",
+    "registration_endpoint": "register", "pushed_authorization_request_endpoint": "par",
+}
+
+
+def generic_configuration(issuer: Issuer, url: str, endpoint: Callable[[str], str]
+                          ) -> dict[str, Any]:
+    """The generic metadata of ``issuer`` identified as ``url``."""
     return {
         "issuer": url,
         "authorization_endpoint": endpoint("authorize"),
@@ -86,12 +109,12 @@ class DiscoveryEndpoint(Endpoint):
 
     def answer(self, call: Call, issuer: Issuer, req: DiscoveryRequest) -> Json:
         self.exchanges.early_or_raise(call)
-        url = self.exchanges.issuer_url(issuer.name, req.base_url)
-        document = issuer.documents.get(url)
+        base = self.exchanges.base_for(req.base_url)
+        document = issuer.documents.get(base)
         if document is None:
-            document = openid_configuration(issuer, url)
+            document = openid_configuration(issuer, base)
             if len(issuer.documents) < MAX_DOCUMENTS:
-                issuer.documents[url] = document
+                issuer.documents[base] = document
         return Json(document, no_store=False)
 
 
@@ -102,7 +125,7 @@ class OAuthMetadataEndpoint(Endpoint):
 
     def answer(self, call: Call, issuer: Issuer, req: DiscoveryRequest) -> Json:
         self.exchanges.early_or_raise(call)
-        doc = openid_configuration(issuer, self.exchanges.issuer_url(issuer.name, req.base_url))
+        doc = openid_configuration(issuer, self.exchanges.base_for(req.base_url))
         for key in OIDC_ONLY:
             doc.pop(key, None)
         return Json(doc, no_store=False)
@@ -115,5 +138,5 @@ class JwksEndpoint(Endpoint):
 
     def answer(self, call: Call, issuer: Issuer, req: EndpointRequest) -> Json:
         self.exchanges.early_or_raise(call)
-        return Json(issuer.keys.jwks(), content_type="application/jwk-set+json",
+        return Json(issuer.jwks(), content_type="application/jwk-set+json",
                     no_store=False)

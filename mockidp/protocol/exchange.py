@@ -21,6 +21,7 @@ from mockidp.core.clock import Clock
 from mockidp.core.errors import InvalidToken, OAuthError, ScriptedFault
 from mockidp.core.journal import Exchange, Journal, mask, weigh
 from mockidp.core.model import EndpointRequest, Outcome, Params, outcome_error, outcome_status
+from mockidp.profiles import IssuerView
 from mockidp.protocol.clientauth import BASIC_CHALLENGE
 from mockidp.protocol.issuer import Issuer
 from mockidp.scripting.rules import (
@@ -134,13 +135,27 @@ class Exchanges:
     Thread-safe: it keeps no per-request state (that is the `Call`)."""
 
     def __init__(self, issuer: Callable[[str], Issuer], find_issuer: Callable[[str], Issuer | None],
-                 issuer_url: IssuerUrls, clock: Clock, rules: RuleBook, journal: Journal) -> None:
+                 issuer_url: IssuerUrls, clock: Clock, rules: RuleBook, journal: Journal,
+                 base_for: Callable[[str | None], str] | None = None,
+                 issuer_of: Callable[[str], Issuer | None] | None = None) -> None:
         self.issuer = issuer  # by name, created on first use (bad name: `NotFound`)
         self.find_issuer = find_issuer  # an existing issuer by name, or None
         self.issuer_url = issuer_url
+        # the base URL identifiers use for a request at ``base_url`` (the public URL's)
+        self.base_for = base_for or (lambda base_url: (base_url or "").rstrip("/"))
+        # the existing issuer a token's ``iss`` names, or None
+        self.issuer_of = issuer_of or (lambda iss: None)
         self.clock = clock
         self.rules = rules
         self.journal = journal
+
+    def endpoint_url(self, issuer: Issuer, base_url: str | None, endpoint: str) -> str:
+        """The URL of ``endpoint`` of ``issuer`` as a request at ``base_url`` sees it."""
+        return issuer.url(self.base_for(base_url), endpoint)
+
+    def view(self, issuer: Issuer, base_url: str | None) -> IssuerView:
+        """What the issuer's profile sees of it for a request at ``base_url``."""
+        return issuer.view(self.base_for(base_url))
 
     def begin(self, issuer: Issuer, req: EndpointRequest, endpoint: str) -> Call:
         """Open the exchange of ``req`` at ``endpoint``."""

@@ -50,4 +50,6 @@ class IntrospectEndpoint(Endpoint):
         call.user = sub if isinstance(sub, str) else None
         cnf = claims.get("cnf")
         token_type = "DPoP" if isinstance(cnf, dict) and "jkt" in cnf else "Bearer"
-        return Json({"active": True, "token_type": token_type, **claims})
+        body = {"active": True, "token_type": token_type, **claims}
+        issuer.profile.introspection(body, claims, self.exchanges.view(issuer, req.base_url))
+        return Json(body)

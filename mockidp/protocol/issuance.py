@@ -15,9 +15,10 @@ from typing import Any
 from mockidp.core import blocking
 from mockidp.core.model import GrantFacts
 from mockidp.core.records import RefreshRecord, new_handle
+from mockidp.profiles import IssuerView
+from mockidp.profiles.catalog import make_bad_token
 from mockidp.protocol.exchange import Call, Exchanges
 from mockidp.protocol.issuer import Issuer
-from mockidp.tokens.badtokens import make_bad
 from mockidp.tokens.claims import ClaimLayer, access_token_claims, id_token_claims
 from mockidp.tokens.keys import SigningKey
 from mockidp.tokens.signer import sign
@@ -44,7 +45,8 @@ class Issuance:
         self.clock = exchanges.clock
 
     def token_string(self, issuer: Issuer, claims: dict[str, Any], key: SigningKey,
-                     bad_kind: str | None, now: int, token_format: str = "jwt") -> str:
+                     bad_kind: str | None, now: int, token_format: str = "jwt",
+                     view: IssuerView | None = None) -> str:
         """Sign ``claims`` (an access token in ``token_format``: ``jwt``, RFC 9068 ``at+jwt``
         or an ``opaque`` reference), or make the scripted bad token instead."""
         if bad_kind is None:
@@ -55,7 +57,8 @@ class Issuance:
                 issuer.store.put_opaque(handle, dict(claims), expires, self.clock.now())
                 return handle
             return sign(claims, key, "at+jwt" if token_format == "at+jwt" else "JWT")
-        token = make_bad(bad_kind, claims, key, issuer.keys, now)
+        token = make_bad_token(bad_kind, claims, key, issuer.keys, now,
+                               view or issuer.view(""))
         if bad_kind == "revoked" and isinstance(claims.get("jti"), str):
             issuer.store.revoke_jti(claims["jti"], float(claims.get("exp", now + 3600)), now)
         return token
@@ -66,6 +69,8 @@ class Issuance:
         token, ID token (with ``at_hash`` when an access token comes with it and ``c_hash``
         for ``facts.code``), each journaled on ``call``."""
         client = facts.client
+        view = self.exchanges.view(issuer, call.req.base_url)
+        profile = issuer.profile
         key = issuer.keys.active(client.signing_alg or issuer.settings.signing_alg)
         shaping = self.exchanges.shape(call, facts.scopes, lambda: claim_template(
             call, issuer_url, facts.sub, client.id, facts.scopes, int(now)), ISSUED_KINDS)
@@ -80,9 +85,10 @@ class Issuance:
             access_token = self._access_token(
                 call, issuer, issuer_url, facts, key, seconds, now, family, response,
                 shaping.for_token("access_token"),
-                bad.kind if bad is not None and bad.token == "access_token" else None)
+                bad.kind if bad is not None and bad.token == "access_token" else None, view)
         if facts.issue_refresh_token and family is not None:
-            response["refresh_token"] = self._refresh_token(issuer, facts, now, family)
+            response["refresh_token"] = self._refresh_token(issuer, facts, now, family, view,
+                                                            key)
         if facts.issue_id_token:
             lifetimes = issuer.settings.lifetimes
             id_key = issuer.keys.active(
@@ -93,12 +99,15 @@ class Issuance:
                 issuer_url, facts, seconds, client.id_token_lifetime or lifetimes.id_token,
                 id_key.alg, access_token=access_token, code=facts.code,
                 layers=shaping.for_token("id_token"),
+                profile_step=lambda claims, f: profile.id_claims(claims, f, view),
             )
             response["id_token"] = self.token_string(
                 issuer, id_claims, id_key,
                 bad.kind if bad is not None and bad.token == "id_token" else None, seconds,
+                view=view,
             )
             call.note_token("id_token", id_claims, response["id_token"])
+        profile.token_response(response, facts, view)
         if shaping.delay:
             blocking.sleep(shaping.delay)
         return response
@@ -106,15 +115,17 @@ class Issuance:
     def _access_token(self, call: Call, issuer: Issuer, issuer_url: str, facts: GrantFacts,
                       key: SigningKey, seconds: int, now: float, family: str | None,
                       response: dict[str, Any], layers: tuple[ClaimLayer, ...],
-                      bad_kind: str | None) -> str:
+                      bad_kind: str | None, view: IssuerView) -> str:
         """RFC 6749 §5.1 ``access_token``, ``token_type`` (RFC 9449 §5: ``DPoP`` when bound),
         ``expires_in`` and ``scope``; its ``jti`` joins the refresh family (RFC 6749 §10.5)."""
         client = facts.client
         lifetime = client.access_token_lifetime or issuer.settings.lifetimes.access_token
-        claims = access_token_claims(issuer_url, facts, seconds, lifetime, layers)
+        claims = access_token_claims(
+            issuer_url, facts, seconds, lifetime, layers,
+            lambda claims, f: issuer.profile.access_claims(claims, f, view))
         token = self.token_string(
             issuer, claims, key, bad_kind, seconds,
-            client.access_token_format or issuer.settings.access_token_format,
+            client.access_token_format or issuer.settings.access_token_format, view,
         )
         call.note_token("access_token", claims, token)
         exp = claims.get("exp")
@@ -132,11 +143,14 @@ class Issuance:
         return token
 
     def _refresh_token(self, issuer: Issuer, facts: GrantFacts, now: float,
-                       family: str) -> str:
-        """RFC 6749 §6: a stored refresh token of ``family`` (reuse revokes the family)."""
+                       family: str, view: IssuerView, key: SigningKey) -> str:
+        """RFC 6749 §6: a stored refresh token of ``family`` (reuse revokes the family), as
+        the profile spells it (a handle, or Keycloak's JWT)."""
         client = facts.client
-        refresh_token = new_handle()
         lifetime = client.refresh_token_lifetime or issuer.settings.lifetimes.refresh_token
+        refresh_token = issuer.profile.refresh_token(
+            new_handle(), facts, view, int(now), lifetime,
+            lambda claims, typ: sign(claims, key, typ))
         issuer.store.put_refresh(
             refresh_token,
             RefreshRecord(

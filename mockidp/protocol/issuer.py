@@ -13,7 +13,7 @@ from typing import Any
 from mockidp.core.model import Client, User
 from mockidp.core.settings import IssuerSettings
 from mockidp.core.stores import STORE_LIMIT, IssuerStore, MemoryStore
-from mockidp.profiles import Profile
+from mockidp.profiles import IssuerView, Profile
 from mockidp.profiles.generic import GENERIC
 from mockidp.protocol.assertions import AssertionCaches
 from mockidp.protocol.dpop import Nonces
@@ -32,10 +32,16 @@ class Issuer:
     def __init__(self, name: str, settings: IssuerSettings, keys_dir: Path | None,
                  store: IssuerStore | None = None, profile: Profile = GENERIC,
                  outbound: Outbound | None = None, store_limit: int = STORE_LIMIT,
-                 first_use: bool = False) -> None:
+                 first_use: bool = False, options: Mapping[str, Any] | None = None) -> None:
         self.name = name
         self.settings = settings
         self.profile = profile  # where its endpoints live (paths come only from here)
+        self.options: Mapping[str, Any] = options if options is not None else {}
+        # its mount points: the first is its own (generic: ``/{name}``)
+        self.mounts = profile.mounts(name, self.options) if profile.fixed else (
+            profile.mount_of(name),)
+        self.mount = self.mounts[0]
+        self._jwks: tuple[object, Mapping[str, Any]] | None = None
         # made on first use (not declared): cheap RSA keys from the shared prime pool
         self.keys = KeySet(name, keys_dir, pooled=first_use)
         self.store: IssuerStore = store if store is not None else MemoryStore(
@@ -47,6 +53,33 @@ class Issuer:
         self.outbound = outbound if outbound is not None else Outbound()  # bounded requests
         self.assertions = AssertionCaches(partial(self.store.first_use, "assertion"),
                                           self.outbound)
+
+    def identifier(self, base_url: str) -> str:
+        """The issuer identifier under ``base_url`` (scheme, host and any mount prefix)."""
+        return self.profile.identifier(base_url, self.mount, self.options)
+
+    def url(self, base_url: str, endpoint: str) -> str:
+        """The URL of ``endpoint`` of this issuer under ``base_url``."""
+        return self.profile.endpoint_url(base_url, self.mount, endpoint)
+
+    def owns(self, iss: str) -> bool:
+        """Whether a token's ``iss`` can name this issuer (under any base URL)."""
+        return self.profile.owns(iss, self.mount, self.options)
+
+    def view(self, base_url: str) -> IssuerView:
+        """What the profile's steps see of this issuer, for a request under ``base_url``."""
+        return IssuerView(self.name, self.options, self.identifier(base_url), base_url,
+                          self.mount)
+
+    def jwks(self) -> Mapping[str, Any]:
+        """The published JWKS as the profile shows it (the same object until keys change)."""
+        source = self.keys.jwks()
+        cached = self._jwks
+        if cached is not None and cached[0] is source:
+            return cached[1]
+        shown = self.profile.jwks(source)
+        self._jwks = (source, shown)
+        return shown
 
     @property
     def users(self) -> Mapping[str, User]:

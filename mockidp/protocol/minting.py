@@ -20,7 +20,7 @@ from mockidp.tokens.claims import ClaimLayer, access_token_claims
 
 def mint_claims(
     issuers: Callable[[str], Issuer],
-    issuer_url: Callable[[str], str],
+    base: str,
     now: float,
     sub: str,
     claims: Mapping[str, Any] | None,
@@ -35,7 +35,8 @@ def mint_claims(
 ) -> tuple[Issuer, dict[str, Any], str, int]:
     """The claims `Provider.mint` signs: the claims pipeline with no request at all (the
     user's claims by scope, or all of them without one; ``claims`` override, ``remove``
-    deletes), dated by the provider clock ``now`` shifted by ``skew``.  Returns the issuer,
+    deletes), shaped by the issuer's profile, dated by the provider clock ``now`` shifted by
+    ``skew``; ``iss`` is the issuer's identifier under the base URL ``base``.  Returns the issuer,
     the claims, the algorithm and the ``iat``.  Bad arguments raise `MockIdPError` naming
     the argument."""
     check_mint_args(sub, claims, audience, issuer, client_id, scope, remove)
@@ -73,12 +74,14 @@ def mint_claims(
         overrides = {**everything, **overrides}
     iat = int(now + skew)
     lifetime = expires_in if expires_in is not None else target.settings.lifetimes.access_token
+    view = target.view(base)
     body = access_token_claims(
-        issuer_url(issuer),
+        view.issuer_url,
         facts,
         iat,
         lifetime,
         [ClaimLayer(set=overrides, delete=tuple(remove))],
+        lambda claims, f: target.profile.access_claims(claims, f, view),
     )
     return target, body, alg, iat
 

@@ -76,7 +76,7 @@ class TokenChecks:
         else:
             claims = verify(token, issuer.keys, self.clock.now(), types=ACCESS_TOKEN_TYPES)
         iss = claims.get("iss")
-        if not isinstance(iss, str) or not iss.endswith(issuer.profile.mount_of(issuer.name)):
+        if not isinstance(iss, str) or not issuer.owns(iss):
             raise TokenRejected(f"token was issued by {iss!r}, not by issuer '{issuer.name}'")
         jti = claims.get("jti")
         if isinstance(jti, str) and issuer.store.is_revoked(jti):
@@ -104,8 +104,8 @@ class TokenChecks:
         now = self.clock.now()
         proof_jkt = check_proof(
             req.dpop, req.method, (req.base_url + req.path,
-                                   issuer.profile.url_of(self.exchanges.issuer_url(
-                                       issuer.name, req.base_url), req.endpoint)),
+                                   self.exchanges.endpoint_url(issuer, req.base_url,
+                                                               req.endpoint)),
             now, issuer.dpop_replay, access_token=token,
             nonces=issuer.dpop_nonces if issuer.settings.dpop_nonce else None, status=401,
         )
@@ -128,13 +128,15 @@ class TokenChecks:
         8693 §2.1): an ``aud`` of the issuer, its token endpoint or this endpoint (under the
         public URL or the URL the request came in on), this provider's tokens, the caches.
         A JWT taken unverified (permissive issuer, unregistered client) is noted in ``call``."""
-        issuer_url = self.exchanges.issuer_url
+        base_for = self.exchanges.base_for
 
         def audiences() -> tuple[str, ...]:
-            bases = dict.fromkeys((issuer_url(issuer.name, req.base_url),
-                                   issuer_url(issuer.name, None)))
-            paths = ("", issuer.profile.paths["token"], issuer.profile.paths[req.endpoint])
-            return tuple(dict.fromkeys(base + path for base in bases for path in paths))
+            bases = dict.fromkeys((base_for(req.base_url), base_for(None)))
+            found = [issuer.identifier(base) for base in bases]
+            for endpoint in dict.fromkeys(("token", req.endpoint)):
+                if issuer.profile.has(endpoint):
+                    found += [issuer.url(base, endpoint) for base in bases]
+            return tuple(dict.fromkeys(found))
 
         return Trust(
             audiences_for=audiences,
@@ -155,9 +157,9 @@ class TokenChecks:
             iss = peek(token)[1].get("iss")
         except AssertionRejected as exc:
             raise TokenRejected(str(exc)) from None
-        name = iss.rsplit("/", 1)[-1] if isinstance(iss, str) else ""
-        target = self.exchanges.find_issuer(name) if name else None
-        issuer_url = self.exchanges.issuer_url
-        if target is None or iss not in (issuer_url(name, base_url), issuer_url(name, None)):
+        target = self.exchanges.issuer_of(iss) if isinstance(iss, str) and iss else None
+        base_for = self.exchanges.base_for
+        if target is None or iss not in (target.identifier(base_for(base_url)),
+                                         target.identifier(base_for(None))):
             return None
         return self.verify(target, token)

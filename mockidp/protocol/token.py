@@ -10,6 +10,7 @@ claims.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from mockidp.core.errors import (
@@ -41,7 +42,7 @@ class TokenEndpoint(Endpoint):
 
     def answer(self, call: Call, issuer: Issuer, req: TokenRequest) -> Json:
         self.exchanges.early_or_raise(call, self.peek(call, issuer, req))
-        handler = self.grant(req)
+        handler = self.grant(req, issuer.profile.grant_aliases)
         trust = self.checks.trust(call, issuer, req)
         creds = call.creds or credentials(req.params, req.authorization)
         client = authenticate(creds, issuer.find_client, issuer.settings.strict,
@@ -79,7 +80,8 @@ class TokenEndpoint(Endpoint):
             call.client_id = params.get("client_id")
         call.grant_type = params.get("grant_type")
         scope = tuple((params.get("scope") or "").split())
-        handler = GRANTS.get(call.grant_type or "")
+        grant_type = call.grant_type or ""
+        handler = GRANTS.get(issuer.profile.grant_aliases.get(grant_type, grant_type))
         if handler is None:
             return scope
         peeked = handler.peek(params, issuer.store, self.clock.now())
@@ -88,12 +90,13 @@ class TokenEndpoint(Endpoint):
         return scope or peeked.scopes
 
     @staticmethod
-    def grant(req: TokenRequest) -> GrantHandler:
-        """The grant of ``grant_type`` (RFC 6749 §5.2: ``unsupported_grant_type``)."""
+    def grant(req: TokenRequest, aliases: Mapping[str, str]) -> GrantHandler:
+        """The grant of ``grant_type`` (RFC 6749 §5.2: ``unsupported_grant_type``); a
+        profile's own grant type names one of ours (``aliases``)."""
         grant_type = req.params.get("grant_type")
         if grant_type is None:
             raise InvalidRequest("missing 'grant_type'")
-        handler = GRANTS.get(grant_type)
+        handler = GRANTS.get(aliases.get(grant_type, grant_type))
         if handler is None:
             raise UnsupportedGrantType(
                 f"grant_type {grant_type!r} is not supported; supported: " + ", ".join(GRANTS)
@@ -108,10 +111,9 @@ class TokenEndpoint(Endpoint):
             if client.dpop_bound_access_tokens:
                 raise InvalidDPoPProof("this client must send a DPoP proof (RFC 9449)")
             return None
-        issuer_url = self.exchanges.issuer_url(issuer.name, req.base_url)
         return check_proof(
             req.dpop, "POST", (req.base_url + req.path,
-                               issuer.profile.url_of(issuer_url, "token")), now,
+                               self.exchanges.endpoint_url(issuer, req.base_url, "token")), now,
             issuer.dpop_replay,
             nonces=issuer.dpop_nonces if issuer.settings.dpop_nonce else None,
         )

@@ -51,7 +51,9 @@ class UserinfoEndpoint(Endpoint):
         seconds = self.clock.seconds()
         shaping = self.exchanges.shape(call, scopes, lambda: claim_template(
             call, issuer_url, call.user, call.client_id or "", scopes, seconds), USERINFO_KINDS)
-        answer = userinfo_claims(claims, shaping.for_token("userinfo"))
+        view = self.exchanges.view(issuer, req.base_url)
+        answer = userinfo_claims(claims, shaping.for_token("userinfo"),
+                                 lambda shown: issuer.profile.userinfo(shown, claims, view))
         call.note_claims("userinfo", answer)
         if shaping.delay:
             blocking.sleep(shaping.delay)

@@ -64,16 +64,18 @@ def _plain(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(value) if value is not None else None
 
 
-def issuer_data(name: str, url: str, paths: Mapping[str, str], settings: IssuerSettings,
-                users: Mapping[str, User], clients: Mapping[str, Client]) -> dict[str, Any]:
-    """One issuer as the dashboard shows it: its URLs (``paths`` of its endpoints below
-    ``url``), settings, users and clients."""
+def issuer_data(name: str, url: str, urls: Mapping[str, str], settings: IssuerSettings,
+                users: Mapping[str, User], clients: Mapping[str, Client],
+                provider: str = "mockidp") -> dict[str, Any]:
+    """One issuer as the dashboard shows it: its identifier and endpoint ``urls``
+    (discovery, jwks, authorize), the provider it imitates, settings, users and clients."""
     return {
         "name": name,
         "url": url,
-        "discovery": url + paths["discovery"],
-        "jwks": url + paths["jwks"],
-        "authorize": url + paths["authorize"],
+        "profile": provider,
+        "discovery": urls["discovery"],
+        "jwks": urls["jwks"],
+        "authorize": urls["authorize"],
         "settings": {
             "interactive_login": settings.interactive_login,
             "strict": settings.strict,

@@ -16,6 +16,7 @@ tests/test_claims.py):
    with the ``claims`` parameter (OIDC Core §5.5: ``id_token`` members in the ID token,
    ``userinfo`` members in the access token and so in userinfo), then the claims typed on the
    login page for this login
+4b. the profile's claims step (Keycloak's ``realm_access``, Entra's ``tid``/``oid``...)
 5. scripted override layers (rules), then per-call overrides (``mint(claims=...)``): these may
    set or delete *any* claim, protected ones included
 6. time stamps ``iat``, ``nbf``, ``exp`` from the provider clock, unless step 5 set or deleted them
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import secrets
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,7 @@ SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = {
 }
 STANDARD_CLAIMS: frozenset[str] = frozenset(c for cs in SCOPE_CLAIMS.values() for c in cs)
 _NOT_USER_CLAIMS = PROTECTED_CLAIMS | {"sub", "typ"}
+ProfileStep = Callable[[dict[str, Any], GrantFacts], None]  # a profile's shaping (in place)
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,10 @@ def access_token_claims(
     now: int,
     lifetime: int,
     layers: Iterable[ClaimLayer] = (),
+    profile_step: ProfileStep | None = None,
 ) -> dict[str, Any]:
-    """Access-token claims (steps 1-6 above)."""
+    """Access-token claims (steps 1-6 above; ``profile_step`` shapes them the profile's way
+    between steps 4 and 5)."""
     claims: dict[str, Any] = {"iss": issuer_url, "jti": new_jti()}
     claims["sub"] = facts.sub
     claims["aud"] = audience_claim(facts.audience or (facts.client.id,))
@@ -154,6 +158,8 @@ def access_token_claims(
     _merge_unprotected(claims, facts.client.claims)
     _merge_unprotected(claims, user_claims(facts.user, facts.login_claims, facts.scopes,
                                            requested_claims(facts, "userinfo")))
+    if profile_step is not None:
+        profile_step(claims, facts)
     touched = _apply_layers(claims, layers)
     _stamp_times(claims, now, lifetime, touched)
     return claims
@@ -168,8 +174,10 @@ def id_token_claims(
     access_token: str | None = None,
     code: str | None = None,
     layers: Iterable[ClaimLayer] = (),
+    profile_step: ProfileStep | None = None,
 ) -> dict[str, Any]:
-    """ID-token claims per OIDC Core §2 and §3.1.3.6 (steps 1-6 above)."""
+    """ID-token claims per OIDC Core §2 and §3.1.3.6 (steps 1-6 above, ``profile_step`` as
+    for the access token)."""
     claims: dict[str, Any] = {"iss": issuer_url, "jti": new_jti()}
     claims["sub"] = facts.sub
     claims["aud"] = facts.client.id
@@ -191,13 +199,16 @@ def id_token_claims(
     _merge_unprotected(claims, facts.client.claims)
     _merge_unprotected(claims, user_claims(facts.user, facts.login_claims, facts.scopes,
                                            requested_claims(facts, "id_token")))
+    if profile_step is not None:
+        profile_step(claims, facts)
     touched = _apply_layers(claims, layers)
     _stamp_times(claims, now, lifetime, touched)
     return claims
 
 
 def userinfo_claims(
-    access_claims: Mapping[str, Any], layers: Iterable[ClaimLayer] = ()
+    access_claims: Mapping[str, Any], layers: Iterable[ClaimLayer] = (),
+    profile_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """OIDC Core §5.3 userinfo: ``sub`` and the user claims the access token carries.
 
@@ -209,5 +220,7 @@ def userinfo_claims(
     for name, value in access_claims.items():
         if name not in _NOT_USER_CLAIMS:
             claims[name] = value
+    if profile_step is not None:
+        profile_step(claims)
     _apply_layers(claims, layers)
     return claims
