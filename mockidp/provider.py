@@ -34,7 +34,7 @@ from mockidp.core.settings import (
     user_from_args,
 )
 from mockidp.profiles import Profile
-from mockidp.profiles.catalog import BAD_KINDS, PROFILES, make_bad_token
+from mockidp.profiles.catalog import BAD_KINDS, ENDPOINT_NAMES, PROFILES, make_bad_token
 from mockidp.profiles.generic import GENERIC
 from mockidp.protocol.device import answer_device, approval_claims
 from mockidp.protocol.exchange import Exchanges
@@ -136,7 +136,7 @@ class Provider:
         self.outbound = Outbound()  # the provider's own requests, bounded (all issuers)
         self._baseline_rules = tuple(
             parse_rule({"id": f"config-{i + 1}", **spec}, f"{settings.source}: rules[{i}]",
-                       tuple(BAD_KINDS))
+                       tuple(BAD_KINDS), ENDPOINT_NAMES)
             for i, spec in enumerate(settings.rules)
         )
         # ``default`` and the issuers of the config: kept by `reset`, keys kept in keys_dir
@@ -325,7 +325,7 @@ class Provider:
         are the same rule.  Bad fields raise `MockIdPError` naming them.
         """
         merged = {**(spec or {}), **fields}
-        return self.rules.add(parse_rule(merged, "rule", tuple(BAD_KINDS)))
+        return self.rules.add(parse_rule(merged, "rule", tuple(BAD_KINDS), ENDPOINT_NAMES))
 
     def remove_rule(self, rule_id: str) -> bool:
         """Remove one rule; False if there was none with that id."""

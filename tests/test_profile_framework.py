@@ -103,6 +103,8 @@ def add_acme(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mockidp.provider, "BAD_KINDS", {**mockidp.provider.BAD_KINDS,
                                                         "acme_other_realm": "..."})
     monkeypatch.setattr(catalog, "BAD_KIND_OWNERS", {"acme_other_realm": ACME})
+    monkeypatch.setattr(mockidp.provider, "ENDPOINT_NAMES",
+                        (*mockidp.provider.ENDPOINT_NAMES, "hello", "ping"))
 
 
 @pytest.fixture
@@ -209,3 +211,29 @@ def test_profiles_from_the_command_line() -> None:
         with_profiles(load_settings(None), ["acme"], "--profile")
     with pytest.raises(MockIdPError, match=r"MOCKIDP_PROFILES: 'acme:y:colour=red'"):
         with_profiles(load_settings(None), ["acme:y:colour=red"], "MOCKIDP_PROFILES")
+
+
+def test_rules_match_endpoint_names_on_profile_paths(acme: MockIdP) -> None:
+    base = acme.url
+    acme.add_rule(endpoint="token", issuer="shop", error="temporarily_unavailable", times=1)
+    acme.add_rule(endpoint="hello", issuer="shop", fault={"status": 503, "body": "down"}, times=1)
+    refused = requests.post(f"{base}/acme/shop/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": "app"}, timeout=5)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "temporarily_unavailable"  # in the profile's shape
+    assert requests.get(f"{base}/acme/shop/hello", timeout=5).status_code == 503
+    assert requests.get(f"{base}/acme/shop/hello", timeout=5).status_code == 200
+    acme.check_rules()
+
+
+def test_the_login_page_and_dashboard_say_whom_the_issuer_imitates(acme: MockIdP) -> None:
+    base = acme.url
+    acme.issuer("shop")  # interactive login is on by default
+    page = requests.get(f"{base}/acme/shop/authorize", params={
+        "client_id": "app", "response_type": "code", "redirect_uri": "http://app/cb",
+        "scope": "openid"}, timeout=5)
+    assert page.status_code == 200 and "imitating Acme" in page.text
+    shop = next(i for i in acme.dashboard(base)["issuers"] if i["name"] == "shop")
+    assert shop["profile"] == "Acme" and shop["discovery"].startswith(f"{base}/acme/shop/")
+    plain = next(i for i in acme.dashboard(base)["issuers"] if i["name"] == "plain")
+    assert plain["profile"] == "mockidp"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from mockidp.core.model import ENDPOINTS_BY_NAME
 from mockidp.profiles import IssuerView, Profile
 from mockidp.profiles.generic import GENERIC
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS, make_bad
@@ -16,6 +17,10 @@ from mockidp.tokens.signer import sign
 PROFILES: Mapping[str, Profile] = MappingProxyType({
     profile.name: profile for profile in (GENERIC,)
 })
+
+# every endpoint name a rule may match: the standard ones, then the profiles' own
+ENDPOINT_NAMES: tuple[str, ...] = (*ENDPOINTS_BY_NAME, *dict.fromkeys(
+    name for profile in PROFILES.values() for name in profile.extras))
 
 # the bad-token catalogue: the generic kinds, and those each profile's verifiers check
 BAD_KIND_OWNERS: Mapping[str, Profile] = MappingProxyType({

@@ -9,7 +9,7 @@ report shows it: ``client_id: wanted 'web', got 'cli'``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,13 +127,14 @@ def parse_matcher(check: FieldCheck, value: Any, path: str) -> Matcher:
     raise check.fail(path, 'a string or {"regex": "..."}', value)
 
 
-def parse_match(check: FieldCheck, spec: Mapping[str, Any], path: str) -> Match:
+def parse_match(check: FieldCheck, spec: Mapping[str, Any], path: str,
+                endpoints: Sequence[str] = ENDPOINT_NAMES) -> Match:
     issuer = check.string(spec["issuer"], path + ".issuer") if "issuer" in spec else None
     endpoint = None
     if "endpoint" in spec:
         endpoint = spec["endpoint"]
-        if endpoint not in ENDPOINT_NAMES:
-            raise check.fail(path + ".endpoint", "one of " + ", ".join(ENDPOINT_NAMES), endpoint)
+        if endpoint not in endpoints:
+            raise check.fail(path + ".endpoint", "one of " + ", ".join(endpoints), endpoint)
     matchers = {
         name: parse_matcher(check, spec[name], f"{path}.{name}")
         for name in ("client_id", "grant_type", "user")

@@ -262,8 +262,10 @@ class RuleBook:
 
 # -- parsing the JSON shape (config file, control API, Python keyword arguments) --------------
 
-def parse_rule(spec: Mapping[str, Any], where: str = "rule", bad_kinds: Sequence[str] = ()) -> Rule:
-    """Build a `Rule` from its JSON shape (or Python keyword arguments).
+def parse_rule(spec: Mapping[str, Any], where: str = "rule", bad_kinds: Sequence[str] = (),
+               endpoints: Sequence[str] = ENDPOINT_NAMES) -> Rule:
+    """Build a `Rule` from its JSON shape (or Python keyword arguments); ``endpoints`` are the
+    endpoint names it may match (the profiles' own endpoints besides the standard ones).
 
     Raises `MockIdPError` naming the field: ``rules[2].match.client_id: expected ...``.
     """
@@ -290,7 +292,7 @@ def parse_rule(spec: Mapping[str, Any], where: str = "rule", bad_kinds: Sequence
         if key not in MATCH_FIELDS:
             raise MockIdPError(f"{where}.match.{key}: unknown field; expected one of: "
                                + ", ".join(MATCH_FIELDS))
-    match = parse_match(check, match_spec, prefix or ".match")
+    match = parse_match(check, match_spec, prefix or ".match", endpoints)
     rule = Rule(id=str(spec.get("id") or ""), match=match)
     if "description" in spec:
         rule.description = str(spec["description"])

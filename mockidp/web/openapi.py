@@ -17,6 +17,7 @@ from mockidp.core.fields import (
     schema_properties,
 )
 from mockidp.core.version import __version__
+from mockidp.profiles.catalog import ENDPOINT_NAMES
 
 _MATCHER = {"oneOf": [{"type": "string"},
                       {"type": "object", "required": ["regex"],
@@ -71,10 +72,7 @@ SCHEMAS: dict[str, Any] = {
         "id": {"type": "string"}, **_shown(f for f in CLIENT_FIELDS if f.secret)}},
     "Match": {"type": "object", "additionalProperties": False, "properties": {
         "issuer": {"type": "string"},
-        "endpoint": {"type": "string", "enum": [
-            "discovery", "oauth_metadata", "jwks", "authorize", "par", "login", "consent", "token",
-            "userinfo", "introspect", "revoke", "endsession", "device_authorization", "device",
-            "register"]},
+        "endpoint": {"type": "string", "enum": list(ENDPOINT_NAMES)},
         "client_id": _MATCHER, "grant_type": _MATCHER, "user": _MATCHER,
         "scope": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}},
                             _MATCHER["oneOf"][1]]},
