@@ -111,9 +111,10 @@ def pump_lines(stream: Any, lines: queue.Queue[str | None]) -> None:
 
 
 @contextlib.contextmanager
-def mockidp_serve(*args: str) -> Iterator[ServeProcess]:
-    """``mockidp serve ARGS`` with no ``MOCKIDP_*`` variables from this environment."""
-    env = clean_env()
+def mockidp_serve(*args: str, env: dict[str, str] | None = None) -> Iterator[ServeProcess]:
+    """``mockidp serve ARGS`` with no ``MOCKIDP_*`` variables from this environment (only
+    those of ``env``)."""
+    env = clean_env(env)
     process = subprocess.Popen(
         [sys.executable, "-m", "mockidp.cli", "serve", *args], stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
