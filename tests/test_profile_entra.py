@@ -24,7 +24,7 @@ from mockidp import MockIdP
 from mockidp.profiles.entra import GRAPH_APP_ID, OTHER_TENANT, guid
 
 from .a11y import elements, form_fields
-from .conftest import NODE_DIR
+from .conftest import run_node
 
 # MSAL warns about the legacy calls and ROPC these tests cover on purpose
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:msal"),
@@ -365,3 +365,36 @@ def test_msal_refuses_an_id_token_of_another_tenant(fresh: MockIdP) -> None:
         bad = fresh.mint_bad(kind, issuer="contoso", audience="webapp")
         with pytest.raises(IdTokenError):
             decode_id_token(bad, client_id="webapp", issuer=issuer(fresh))
+
+
+def test_msal_node_client_credentials_code_flow_accounts_and_refresh(fresh: MockIdP) -> None:
+    got = run_node("entra_msal.mjs", authority(fresh), API, "daemon", "daemon-secret",
+                   "webapp", "web-secret", REDIRECT, "alice",
+                   env={"NODE_EXTRA_CA_CERTS": ca(fresh)})
+    m2m = verify_like_an_api(fresh, got["m2m"]["accessToken"])
+    assert m2m["roles"] == ["Orders.Sync"] and "scp" not in m2m
+    assert got["m2m"]["fromCache"] is False and got["m2mCached"]["fromCache"] is True
+    assert got["m2mCached"]["accessToken"] == got["m2m"]["accessToken"]
+    assert got["state"] == "node-state"
+    claims = verify_like_an_api(fresh, got["byCode"]["accessToken"])
+    assert claims["scp"] == "Orders.Read" and claims["roles"] == ["Orders.Admin"]
+    oid = claims["oid"]
+    id_claims = got["byCode"]["idTokenClaims"]
+    assert id_claims["oid"] == oid and id_claims["tid"] == TENANT
+    assert id_claims["preferred_username"] == "alice@contoso.example"
+    assert got["byCode"]["uniqueId"] == oid and got["byCode"]["tenantId"] == TENANT
+    assert got["byCode"]["homeAccountId"] == f"{oid}.{TENANT}"
+    [account] = got["accounts"]
+    assert account == {"homeAccountId": f"{oid}.{TENANT}", "username": "alice@contoso.example",
+                       "localAccountId": oid, "tenantId": TENANT,
+                       "environment": urlsplit(fresh.url).netloc}
+    assert got["silent"] == {"accessToken": got["byCode"]["accessToken"], "fromCache": True}
+    assert got["forced"]["fromCache"] is False
+    assert got["forced"]["accessToken"] != got["byCode"]["accessToken"]
+    for key in ("forced", "byRefresh"):
+        assert verify_like_an_api(fresh, got[key]["accessToken"])["oid"] == oid
+    grants = [c.params["grant_type"] for c in fresh.calls(endpoint="token")]
+    assert grants == ["client_credentials", "authorization_code", "refresh_token",
+                      "refresh_token"]
+    authorize = fresh.calls(endpoint="authorize")[0].params
+    assert authorize["client_info"] == "1" and "x-client-SKU" in authorize
