@@ -7,10 +7,6 @@ paths answered in Entra's error shape."""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +17,7 @@ import pytest
 import requests
 
 from mockidp import MockIdP
+from mockidp.core.errors import MockIdPError
 from mockidp.profiles.entra import GRAPH_APP_ID, OTHER_TENANT, guid
 
 from .a11y import elements, form_fields
@@ -398,3 +395,21 @@ def test_msal_node_client_credentials_code_flow_accounts_and_refresh(fresh: Mock
                       "refresh_token"]
     authorize = fresh.calls(endpoint="authorize")[0].params
     assert authorize["client_info"] == "1" and "x-client-SKU" in authorize
+
+
+def test_a_generic_issuer_hands_out_the_entra_kinds_too(fresh: MockIdP) -> None:
+    v1 = unverified(fresh.mint_bad("entra_v1_token", audience=API))
+    assert v1["ver"] == "1.0" and v1["iss"].startswith("https://sts.windows.net/")
+    other = unverified(fresh.mint_bad("entra_other_tenant", audience=API))
+    assert other["tid"] == OTHER_TENANT
+
+
+def test_the_tenant_id_is_a_guid_derived_from_the_name_unless_given() -> None:
+    with MockIdP(config={"issuers": {"fabrikam": {"profile": "entra"}}}) as server:
+        tenant = guid("tenant", "fabrikam")
+        doc = requests.get(f"{server.url}/{tenant}/v2.0/.well-known/openid-configuration",
+                           timeout=10).json()
+        assert doc["issuer"] == f"{server.url}/{tenant}/v2.0"
+        assert unverified(server.mint("bob", issuer="fabrikam"))["tid"] == tenant
+    with pytest.raises(MockIdPError, match=r"issuers.x.tenant_id: expected a GUID"):
+        MockIdP(config={"issuers": {"x": {"profile": "entra", "tenant_id": "contoso"}}})

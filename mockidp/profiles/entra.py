@@ -98,7 +98,8 @@ def b64url(data: Mapping[str, Any]) -> str:
 
 
 def tenant_of(view: IssuerView) -> str:
-    return str(view.options["tenant_id"])
+    """The issuer's tenant (a generic issuer handing out an Entra bad token: its name's)."""
+    return str(view.options.get("tenant_id") or guid("tenant", view.name))
 
 
 def object_id(claims: Mapping[str, Any], user_claims: Mapping[str, Any], tenant: str) -> str:
@@ -292,7 +293,7 @@ def entra_error(error: str, description: str = "") -> dict[str, Any]:
 
 def _host(url: str) -> str:
     try:
-        return (urlsplit(url).netloc or "").lower()
+        return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
 
@@ -300,19 +301,23 @@ def _host(url: str) -> str:
 def instance_discovery(profile: Profile, view: IssuerView, req: EndpointRequest) -> Json:
     """MSAL's instance discovery (``GET /common/discovery/instance?authorization_endpoint=
     https://{host}/{tenant}/oauth2/v2.0/authorize&api-version=1.1``): the tenant discovery
-    endpoint and the alias metadata of our own host; another host is ``invalid_instance``."""
+    endpoint and the alias metadata of our own host; another host is ``invalid_instance``.
+    MSAL names the host without its port (``Authority.instance`` is the host name, and the
+    aliases are matched against it), so host names are compared and the aliases are host
+    names; the tenant discovery endpoint carries the port the request came to."""
     asked = req.params.get("authorization_endpoint") or ""
-    ours = _host(view.base_url)
+    ours = _host(view.base_url)  # MSAL drops the port: compare host names
     host = _host(asked)
     if not asked or host != ours:
         raise OAuthError(f"The instance {host or asked or '(none)'!r} is not this "
                          f"provider ({ours}).", error="invalid_instance")
     path = urlsplit(asked).path.split("/")
     tenant = path[1] if len(path) > 1 and path[1] else "common"
+    discovery = f"{view.base_url}/{tenant}/v2.0/.well-known/openid-configuration"
     return Json({
-        "tenant_discovery_endpoint": f"{view.base_url}/{tenant}/v2.0/.well-known/openid-configuration",
+        "tenant_discovery_endpoint": discovery,
         "api-version": "1.1",
-        "metadata": [{"preferred_network": ours, "preferred_cache": ours, "aliases": [ours]}],
+        "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
     }, no_store=False)
 
 
