@@ -413,3 +413,23 @@ def test_the_tenant_id_is_a_guid_derived_from_the_name_unless_given() -> None:
         assert unverified(server.mint("bob", issuer="fabrikam"))["tid"] == tenant
     with pytest.raises(MockIdPError, match=r"issuers.x.tenant_id: expected a GUID"):
         MockIdP(config={"issuers": {"x": {"profile": "entra", "tenant_id": "contoso"}}})
+
+
+def test_device_code_flow_with_msals_message(fresh: MockIdP) -> None:
+    app = public(fresh)
+    flow = app.initiate_device_flow(scopes=[f"{API}/Orders.Read"])
+    assert "user_code" in flow, flow
+    assert flow["verification_uri"] == f"{authority(fresh)}/oauth2/v2.0/devicelogin"
+    assert flow["message"] == (
+        f"To sign in, use a web browser to open the page {flow['verification_uri']} and "
+        f"enter the code {flow['user_code']} to authenticate.")
+    # the person approves on the device page before the app first polls
+    page = requests.post(flow["verification_uri"], data={
+        "user_code": flow["user_code"], "step": "login", "action": "approve",
+        "username": "alice"}, verify=ca(fresh), timeout=10)
+    assert page.status_code == 200, page.text
+    result = app.acquire_token_by_device_flow(flow)
+    assert "access_token" in result, result
+    claims = verify_like_an_api(fresh, result["access_token"])
+    assert claims["scp"] == "Orders.Read" and claims["roles"] == ["Orders.Admin"]
+    assert app.get_accounts()[0]["home_account_id"] == f"{claims['oid']}.{TENANT}"

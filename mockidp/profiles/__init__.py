@@ -174,6 +174,10 @@ class Profile:
                        ) -> None:
         """Shape the token response (in place): extra members, members left out."""
 
+    def device_response(self, response: dict[str, Any], view: IssuerView) -> None:
+        """Shape the device authorization response (RFC 8628 §3.2) in place: extra members
+        (Entra's ``message``)."""
+
     def refresh_token(self, handle: str, facts: GrantFacts, view: IssuerView, now: int,
                       lifetime: int, sign: Callable[[dict[str, Any], str], str]) -> str:
         """The refresh token string handed out for the stored ``handle`` (the generic

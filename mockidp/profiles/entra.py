@@ -229,6 +229,11 @@ class Entra(Profile):
         oid = object_id({"sub": facts.sub}, user_claims_of(facts), tenant)
         response["client_info"] = b64url({"uid": oid, "utid": tenant})
 
+    def device_response(self, response: dict[str, Any], view: IssuerView) -> None:
+        response["message"] = (  # what MSAL apps print (``flow["message"]``)
+            f"To sign in, use a web browser to open the page {response['verification_uri']} "
+            f"and enter the code {response['user_code']} to authenticate.")
+
     def discovery(self, document: dict[str, Any], view: IssuerView) -> None:
         document.update(
             subject_types_supported=["pairwise"],

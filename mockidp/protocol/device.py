@@ -88,7 +88,7 @@ class DeviceAuthorizationEndpoint(Endpoint):
             issuer.store.devices.answer(
                 record.user_code, DeviceAnswer(True, default_user(issuer)), now)
         verification_uri = self.exchanges.endpoint_url(issuer, req.base_url, "device")
-        return Json({
+        response: dict[str, Any] = {
             "device_code": record.device_code,
             "user_code": record.shown_code,
             "verification_uri": verification_uri,
@@ -96,7 +96,9 @@ class DeviceAuthorizationEndpoint(Endpoint):
                 {"user_code": record.shown_code}),
             "expires_in": int(record.expires_at - now),
             "interval": record.interval,
-        })
+        }
+        issuer.profile.device_response(response, self.exchanges.view(issuer, req.base_url))
+        return Json(response)
 
 class DeviceVerificationEndpoint(Endpoint):
     """RFC 8628 §3.3: the page where the person enters the user code and answers.
