@@ -38,9 +38,9 @@ def make_bad_token(kind: str, claims: dict[str, Any], key: SigningKey, keys: Key
     """A token of ``kind`` (`BAD_KINDS`) built from good ``claims``: a generic kind
     (`mockidp.tokens.badtokens.make_bad`), or a profile's, whose claims that profile breaks
     (any issuer may hand one out: a Cognito ID token used as an access token is wrong
-    everywhere)."""
+    everywhere), or the token the profile made itself."""
     owner = BAD_KIND_OWNERS.get(kind)
     if owner is None:
         return make_bad(kind, claims, key, keys, now)
-    owner.bad_token(kind, claims, view)
-    return sign(claims, key, "JWT")
+    token = owner.bad_token(kind, claims, view)
+    return token if token is not None else sign(claims, key, "JWT")
