@@ -60,17 +60,20 @@ def token_url(idp: MockIdP, issuer: str = "default") -> str:
 NODE_DIR = ROOT / "tests" / "node"
 
 
-def run_node(script: str, *args: str, timeout: float = 60) -> dict:
+def run_node(script: str, *args: str, timeout: float = 60,
+             env: dict[str, str] | None = None) -> dict:
     """Run ``tests/node/<script>`` with Node.js and return the JSON it prints last.
 
     The scripts drive real npm clients (openid-client); ``npm ci --prefix tests/node`` (part
-    of README's test command) installs them.
+    of README's test command) installs them.  ``env`` adds variables to the environment
+    (e.g. ``NODE_EXTRA_CA_CERTS`` for an HTTPS provider).
     """
     import json
     import subprocess
 
     result = subprocess.run(["node", str(NODE_DIR / script), *args], capture_output=True,
-                            text=True, timeout=timeout, cwd=NODE_DIR)
+                            text=True, timeout=timeout, cwd=NODE_DIR,
+                            env={**os.environ, **env} if env else None)
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert result.returncode == 0 and lines, (result.returncode, result.stdout, result.stderr)
     return json.loads(lines[-1])
