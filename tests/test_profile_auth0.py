@@ -18,11 +18,11 @@ import jwt
 import pytest
 import requests
 from auth0.authentication import GetToken, Passwordless, RevokeToken, Users
+from auth0.authentication.exceptions import Auth0Error, TokenValidationError
 from auth0.authentication.token_verifier import (
     AsymmetricSignatureVerifier,
     TokenVerifier,
 )
-from auth0.authentication.exceptions import Auth0Error, TokenValidationError
 
 from mockidp import MockIdP
 from tests.conftest import pkce_pair, query_of, run_node
@@ -30,6 +30,7 @@ from tests.conftest import pkce_pair, query_of, run_node
 API = "https://api.shop.example"
 REDIRECT = "http://localhost:3000/callback"
 REALM = "Username-Password-Authentication"
+WEB_SECRET = "web-secret-of-at-least-32-bytes!!"  # HS256 wants 32 bytes
 CONFIG = {
     "users": {
         "alice": {"password": "wonderland", "claims": {
@@ -39,7 +40,7 @@ CONFIG = {
     "clients": {
         "m2m": {"secret": "m2m-secret", "claims": {"permissions": ["read:orders"]}},
         "m2m-default": {"secret": "other-secret", "audience": [API]},
-        "web": {"secret": "web-secret-of-at-least-32-bytes!!", "redirect_uris": [REDIRECT],
+        "web": {"secret": WEB_SECRET, "redirect_uris": [REDIRECT],
                 "post_logout_redirect_uris": ["http://localhost:3000/bye"]},
         "spa": {"redirect_uris": [REDIRECT]},
     },
@@ -131,7 +132,7 @@ def test_client_credentials_m2m_token(idp: MockIdP, domain: str) -> None:
 
 
 def test_login_password_realm_refresh_userinfo_and_revoke(idp: MockIdP, domain: str) -> None:
-    auth = GetToken(domain, "web", client_secret="web-secret-of-at-least-32-bytes!!")
+    auth = GetToken(domain, "web", client_secret=WEB_SECRET)
     token = auth.login("alice", "wonderland", realm=REALM, audience=API,
                        scope="openid profile email offline_access")
     assert set(token) >= {"access_token", "id_token", "refresh_token", "expires_in", "scope"}
@@ -156,7 +157,7 @@ def test_login_password_realm_refresh_userinfo_and_revoke(idp: MockIdP, domain: 
     assert claims_of(idp, again["access_token"], API)["aud"] == [API, f"{idp.url}/userinfo"]
     assert auth.refresh_token(token["refresh_token"])["access_token"]
     # revocation, then the refresh token is refused in Auth0's error shape
-    RevokeToken(domain, "web", client_secret="web-secret-of-at-least-32-bytes!!").revoke_refresh_token(
+    RevokeToken(domain, "web", client_secret=WEB_SECRET).revoke_refresh_token(
         token["refresh_token"])
     with pytest.raises(Auth0Error) as refused:
         auth.refresh_token(token["refresh_token"])
@@ -198,7 +199,7 @@ def test_authorization_code_from_the_login_page(idp: MockIdP, domain: str) -> No
     with requests.Session() as http:
         http.verify = str(idp.tls_cert)
         code = login_code(idp, http, nonce="n-0S6")
-        token = GetToken(domain, "web", client_secret="web-secret-of-at-least-32-bytes!!").authorization_code(
+        token = GetToken(domain, "web", client_secret=WEB_SECRET).authorization_code(
             code, REDIRECT)
         ident = verifier(idp).verify(token["id_token"], nonce="n-0S6")
         assert ident["sub"] == "alice" and ident["sid"]
@@ -234,17 +235,17 @@ def test_authorization_code_from_the_login_page(idp: MockIdP, domain: str) -> No
 
 
 def test_passwordless_email_code(idp: MockIdP, domain: str) -> None:
-    start = Passwordless(domain, "web", client_secret="web-secret-of-at-least-32-bytes!!").email(
+    start = Passwordless(domain, "web", client_secret=WEB_SECRET).email(
         "carol@example.com", send="code")
     assert start["email"] == "carol@example.com" and start["email_verified"] is False
     assert re.fullmatch(r"[0-9a-f]{24}", start["_id"])
     idp.assert_called(endpoint="passwordless_start", issuer="shop")
-    auth = GetToken(domain, "web", client_secret="web-secret-of-at-least-32-bytes!!")
+    auth = GetToken(domain, "web", client_secret=WEB_SECRET)
     token = auth.passwordless_login("carol@example.com", "123456", realm="email",
                                     scope="openid profile email", audience=API)
     ident = verifier(idp).verify(token["id_token"])
     assert ident["sub"] == "carol@example.com" and ident["email"] == "carol@example.com"
-    sms = Passwordless(domain, "web", client_secret="web-secret-of-at-least-32-bytes!!").sms("+15550100")
+    sms = Passwordless(domain, "web", client_secret=WEB_SECRET).sms("+15550100")
     assert sms["phone_number"] == "+15550100" and sms["phone_verified"] is False
     # a configured user's code is their password
     with pytest.raises(Auth0Error) as wrong:
@@ -264,7 +265,7 @@ def test_bad_tokens_are_refused_by_auth0_python(idp: MockIdP, domain: str) -> No
     hs256 = idp.mint_bad("auth0_hs256_client_secret", "alice", issuer="shop",
                          client_id="web", scope="openid", audience="web")
     assert jwt.get_unverified_header(hs256)["alg"] == "HS256"
-    assert jwt.decode(hs256, "web-secret-of-at-least-32-bytes!!", algorithms=["HS256"],  # really the secret's
+    assert jwt.decode(hs256, WEB_SECRET, algorithms=["HS256"],  # really the secret's
                       options={"verify_aud": False})["sub"] == "alice"
     with pytest.raises(TokenValidationError, match="HS256"):
         verifier(idp).verify(hs256)
@@ -289,7 +290,7 @@ def test_bad_tokens_are_refused_by_auth0_python(idp: MockIdP, domain: str) -> No
 
 
 def test_express_oauth2_jwt_bearer_protects_a_route(idp: MockIdP, domain: str) -> None:
-    auth = GetToken(domain, "web", client_secret="web-secret-of-at-least-32-bytes!!")
+    auth = GetToken(domain, "web", client_secret=WEB_SECRET)
     user = auth.login("alice", "wonderland", realm=REALM, audience=API, scope="openid")
     machine = GetToken(domain, "m2m", client_secret="m2m-secret").client_credentials(API)
     tokens = {

@@ -51,7 +51,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
@@ -101,7 +101,7 @@ def audience_claim(values: list[str]) -> str | list[str]:
 
 def iso_time(seconds: int) -> str:
     """Auth0's ``updated_at`` spelling: ``2024-05-01T12:00:00.000Z``."""
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    moment = datetime.fromtimestamp(seconds, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
