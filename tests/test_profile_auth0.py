@@ -19,12 +19,15 @@ import pytest
 import requests
 from auth0.authentication import GetToken, Passwordless, RevokeToken, Users
 from auth0.authentication.exceptions import Auth0Error, TokenValidationError
+from auth0.authentication.pushed_authorization_requests import PushedAuthorizationRequests
 from auth0.authentication.token_verifier import (
     AsymmetricSignatureVerifier,
     TokenVerifier,
 )
 
 from mockidp import MockIdP
+from mockidp.core.errors import MockIdPError
+from mockidp.core.settings import load_settings, with_profiles
 from tests.conftest import pkce_pair, query_of, run_node
 
 API = "https://api.shop.example"
@@ -380,3 +383,45 @@ def test_rules_and_the_journal_see_the_tenant(idp: MockIdP, domain: str) -> None
     idp.check_rules()
     call = idp.calls(endpoint="token", issuer="shop")[-1]
     assert call.params["audience"] == API and call.params["client_id"] == "m2m"
+
+
+def test_par_device_code_and_registration_at_auth0s_paths(idp: MockIdP, domain: str) -> None:
+    pushed = PushedAuthorizationRequests(domain, "web", client_secret=WEB_SECRET)
+    answer = pushed.pushed_authorization_request(response_type="code", redirect_uri=REDIRECT,
+                                                 scope="openid", state="par-1",
+                                                 login_hint="alice")
+    assert answer["request_uri"].startswith("urn:") and answer["expires_in"] > 0
+    login = requests.get(f"{idp.url}/authorize", params={
+        "client_id": "web", "request_uri": answer["request_uri"]},
+        allow_redirects=False, timeout=5)
+    assert login.status_code == 302 and query_of(login.headers["Location"])["state"] == "par-1"
+    # the device flow, JSON bodies as Auth0's docs post them
+    device = requests.post(f"{idp.url}/oauth/device/code", timeout=5, json={
+        "client_id": "web", "client_secret": WEB_SECRET, "scope": "openid offline_access",
+        "audience": API}).json()
+    assert device["verification_uri"] == f"{idp.url}/activate"
+    idp.approve_device(device["user_code"], user="alice", issuer="shop")
+    token = requests.post(f"{idp.url}/oauth/token", timeout=5, json={
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "device_code": device["device_code"], "client_id": "web",
+        "client_secret": WEB_SECRET}).json()
+    assert claims_of(idp, token["access_token"], API)["aud"] == [API, f"{idp.url}/userinfo"]
+    assert verifier(idp).verify(token["id_token"])["sub"] == "alice" and token["refresh_token"]
+    # dynamic client registration at /oidc/register
+    made = requests.post(f"{idp.url}/oidc/register", timeout=5, json={
+        "client_name": "made", "redirect_uris": [REDIRECT]})
+    assert made.status_code == 201 and made.json()["client_id"]
+
+
+def test_options_and_command_line(idp: MockIdP) -> None:
+    with pytest.raises(MockIdPError, match=r"issuers.x.mount: expected '' \(the server root\)"):
+        MockIdP(config={"issuers": {"x": {"profile": "auth0", "mount": "/x/"}}})
+    with pytest.raises(MockIdPError, match=r"issuers.x.tenant_id: the auth0 profile takes no"):
+        MockIdP(config={"issuers": {"x": {"profile": "auth0", "tenant_id": "t"}}})
+    settings = with_profiles(load_settings(None), ["auth0:shop:mount=/tenant"], "--profile")
+    assert settings.issuers["shop"]["profile"] == "auth0"
+    assert settings.issuers["shop"]["mount"] == "/tenant"
+    minted = jwt.decode(idp.mint("alice", issuer="shop", audience=API, scope="openid"),
+                        options={"verify_signature": False})
+    assert minted["iss"] == f"{idp.url}/" and minted["aud"] == [API, f"{idp.url}/userinfo"]
+    assert idp.bad_token_kinds()["auth0_m2m_token"].startswith("(Auth0) ")
