@@ -295,9 +295,10 @@ FORGIVEN: dict[str, dict[str, Any]] = {
 def test_every_kind_is_held_to_its_documented_reason(mockidp: MockIdP) -> None:
     # A kind added to the catalogue must get its expectations here (and in API_REASONS).
     malformed = {"malformed_parts", "malformed_base64", "malformed_json"}
-    # (the generic kinds; a profile's own kinds are proven in tests/test_profile_*.py)
+    # (the generic kinds: each profile's own are held to their reasons in test_profile_*.py)
     assert set(FORGIVEN) | malformed == set(BAD_TOKEN_KINDS)
     assert set(API_REASONS) == set(BAD_TOKEN_KINDS)
+    assert set(BAD_TOKEN_KINDS) <= set(mockidp.bad_token_kinds())
 
 
 @by_issuer

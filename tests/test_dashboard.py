@@ -237,6 +237,11 @@ def test_signature_verdicts(idp: MockIdP, kind: str, signature: str) -> None:
         assert "kid" in report["summary"]
 
 
+# well made tokens used where they do not belong: only the resource server (a user-only
+# route, Auth0's /userinfo) knows, so the debugger finds them valid
+MISUSED_KINDS = frozenset({"auth0_m2m_token", "auth0_no_userinfo_audience"})
+
+
 @pytest.mark.parametrize("kind", sorted(MockIdP().bad_token_kinds()))
 def test_every_bad_token_of_the_catalogue_gets_a_verdict(idp: MockIdP, kind: str) -> None:
     report = idp.inspect_token(idp.mint_bad(kind, audience="my-api"))
@@ -244,6 +249,8 @@ def test_every_bad_token_of_the_catalogue_gets_a_verdict(idp: MockIdP, kind: str
     if kind == "wrong_audience":  # only the resource server knows which audience it wants
         assert report["verdict"] == "valid"
         assert any("audience" in note for note in report["notes"])
+    elif kind in MISUSED_KINDS:
+        assert report["verdict"] == "valid", report
     elif kind.startswith("malformed"):
         assert report["verdict"] == "malformed", report
     else:

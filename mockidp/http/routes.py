@@ -61,9 +61,13 @@ class Match(NamedTuple):
 
 
 def profile_routes(profile: Profile) -> dict[str, Route]:
-    """The routes of a profile's endpoints, by path below the mount (its extras too)."""
+    """The routes of a profile's endpoints, by path below the mount (its path aliases and
+    extras too)."""
     routes = {}
     for name, suffix in profile.paths.items():
+        endpoint = ENDPOINTS_BY_NAME[name]
+        routes[suffix] = Route(name, name, endpoint.methods, endpoint.cors, endpoint.browser)
+    for suffix, name in profile.path_aliases.items():
         endpoint = ENDPOINTS_BY_NAME[name]
         routes[suffix] = Route(name, name, endpoint.methods, endpoint.cors, endpoint.browser)
     for name, extra in profile.extras.items():

@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mockidp.core.errors import OAuthError
-from mockidp.core.model import EMPTY, EndpointRequest, GrantFacts, Outcome
+from mockidp.core.model import EMPTY, Client, EndpointRequest, GrantFacts, Outcome
 
 ISSUER_VARIABLE = "{issuer}"
 
@@ -42,6 +42,9 @@ class IssuerView:
     issuer_url: str
     base_url: str
     mount: str
+    # the issuer's client of this id (configured or added at run time), or None
+    find_client: Callable[[str], Client | None] = field(default=lambda client_id: None,
+                                                        compare=False)
 
     def url(self, profile: Profile, endpoint: str) -> str:
         """The URL of one of this issuer's endpoints."""
@@ -93,6 +96,9 @@ class Profile:
     # parameter names of an endpoint spelled the provider's way -> the standard name
     param_aliases: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: EMPTY)
     jwks_key_types: tuple[str, ...] | None = None  # None: every key type is published
+    # more paths below the mount answering a standard endpoint (path -> endpoint name), e.g.
+    # Auth0's ``/v2/logout`` beside its ``/oidc/logout``; the URLs it advertises use ``paths``
+    path_aliases: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
     # -- where --------------------------------------------------------------------------------
     def mount_of(self, issuer: str) -> str:
@@ -206,8 +212,11 @@ class Profile:
             return None
         return {aliases.get(name, name): value for name, value in params.items()}
 
-    def bad_token(self, kind: str, claims: dict[str, Any], view: IssuerView) -> None:
-        """Break ``claims`` (in place) for one of this profile's own ``bad_kinds``."""
+    def bad_token(self, kind: str, claims: dict[str, Any], view: IssuerView) -> str | None:
+        """Break ``claims`` (in place) for one of this profile's own ``bad_kinds``; or return
+        the finished token when the defect is not in the claims (None: the claims are signed
+        with the issuer's active key)."""
+        return None
 
 
 def frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:

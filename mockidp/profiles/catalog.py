@@ -9,6 +9,7 @@ from typing import Any
 
 from mockidp.core.model import ENDPOINTS_BY_NAME
 from mockidp.profiles import IssuerView, Profile
+from mockidp.profiles.auth0 import AUTH0
 from mockidp.profiles.entra import ENTRA
 from mockidp.profiles.generic import GENERIC
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS, make_bad
@@ -16,7 +17,7 @@ from mockidp.tokens.keys import KeySet, SigningKey
 from mockidp.tokens.signer import sign
 
 PROFILES: Mapping[str, Profile] = MappingProxyType({
-    profile.name: profile for profile in (GENERIC, ENTRA)
+    profile.name: profile for profile in (GENERIC, AUTH0, ENTRA)
 })
 
 # every endpoint name a rule may match: the standard ones, then the profiles' own
@@ -39,9 +40,9 @@ def make_bad_token(kind: str, claims: dict[str, Any], key: SigningKey, keys: Key
     """A token of ``kind`` (`BAD_KINDS`) built from good ``claims``: a generic kind
     (`mockidp.tokens.badtokens.make_bad`), or a profile's, whose claims that profile breaks
     (any issuer may hand one out: a Cognito ID token used as an access token is wrong
-    everywhere)."""
+    everywhere), or the token the profile made itself."""
     owner = BAD_KIND_OWNERS.get(kind)
     if owner is None:
         return make_bad(kind, claims, key, keys, now)
-    owner.bad_token(kind, claims, view)
-    return sign(claims, key, "JWT")
+    token = owner.bad_token(kind, claims, view)
+    return token if token is not None else sign(claims, key, "JWT")

@@ -69,7 +69,7 @@ class Issuer:
     def view(self, base_url: str) -> IssuerView:
         """What the profile's steps see of this issuer, for a request under ``base_url``."""
         return IssuerView(self.name, self.options, self.identifier(base_url), base_url,
-                          self.mount)
+                          self.mount, self.find_client)
 
     def jwks(self) -> Mapping[str, Any]:
         """The published JWKS as the profile shows it (the same object until keys change)."""
