@@ -177,6 +177,7 @@ def test_code_flow_refresh_and_m2m_tokens_verify_with_aws_jwt_verify(idp: MockId
     # the same user is the same sub in another sign-in; another user is another sub
     with requests.Session() as http:
         again = claims_of(hosted_ui_login(idp, http)["access_token"])
+    with requests.Session() as http:
         bob = claims_of(hosted_ui_login(idp, http, user="bob")["access_token"])
     assert again["sub"] == access["sub"] and bob["sub"] != access["sub"]
 
@@ -313,7 +314,7 @@ def test_userinfo_revoke_and_logout(idp: MockIdP) -> None:
     assert claims_of(minted)["iss"] == ISS
     assert requests.get(f"{base}/oauth2/userInfo", headers={
         "Authorization": f"Bearer {minted}"}, timeout=5).json()["email"] == "bob@example.com"
-    assert idp.provider.issuer_of(ISS) is idp.issuer("pool")
+    assert idp.issuer_of(ISS) is idp.issuer("pool")
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status", "body"), [
@@ -338,8 +339,10 @@ def test_userinfo_revoke_and_logout(idp: MockIdP) -> None:
     ("get", "/oauth2/userInfo", {}, 401, None),
     ("get", "/logout", {"params": {"client_id": "webclient", "logout_uri": "not a url"}}, 400,
      None),
+    ("get", "/oauth2/authorize", {"params": {"response_type": "code"}}, 400, None),
     ("get", "/oauth2/authorize", {"params": {"client_id": "webclient",
-                                             "response_type": "bogus"}}, 400, None),
+                                             "redirect_uri": "http://evil.example/cb",
+                                             "response_type": "code"}}, 400, None),
     ("get", "/oauth2/token", {}, 405, None),
     ("get", f"/{POOL}/.well-known/nothing", {}, 404, None),
 ])
@@ -374,7 +377,7 @@ def test_two_pools_need_a_mount_for_the_second_hosted_ui() -> None:
             token = requests.post(url, auth=("m2m", "m2m-secret"), data={
                 "grant_type": "client_credentials"}, timeout=5).json()["access_token"]
             assert claims_of(token)["iss"].endswith("/" + iss)
-    with pytest.raises(MockIdPError, match=r"issuers\.a: mount '/us-east-1_Aaa' is already"):
+    with pytest.raises(MockIdPError, match=r"issuers\.c: mount ./us-east-1_Aaa. is already issuer .a."):
         MockIdP(config={"issuers": {"a": two["issuers"]["a"], "c": {
             "profile": "cognito", "user_pool_id": "us-east-1_Aaa", "mount": "/c"}}})
 

@@ -192,6 +192,8 @@ class Cognito(Profile):
             del claims[name]
         if isinstance(access.get("username"), str):
             claims["username"] = access["username"]
+        if "email" in claims and "email_verified" not in claims:
+            claims["email_verified"] = True  # as in the ID token
         for name in STRING_BOOLEANS:
             if isinstance(claims.get(name), bool):
                 claims[name] = "true" if claims[name] else "false"
@@ -214,6 +216,11 @@ class Cognito(Profile):
             "token_endpoint_auth_methods_supported": ["client_secret_basic",
                                                       "client_secret_post"],
         })
+
+    def jwks(self, jwks: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Only the RS256 keys: a Cognito pool signs with RS256 alone."""
+        return {"keys": [k for k in jwks.get("keys", ())
+                         if k.get("kty") == "RSA" and k.get("alg", "RS256") == "RS256"]}
 
     def error_body(self, error: OAuthError, endpoint: str) -> Mapping[str, Any]:
         if endpoint in ("token", "revoke"):

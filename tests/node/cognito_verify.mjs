@@ -30,6 +30,7 @@ class StandInFetcher {
 }
 
 let fetcher = null;
+let jwksCache = null; // one cache for every verifier, as the README's "sharedJwksCache"
 const verifiers = new Map();
 function verifierFor(check) {
   const key = `${check.tokenUse}|${check.clientId}|${check.groups ?? ''}`;
@@ -42,8 +43,8 @@ function verifierFor(check) {
       verifier.cacheJwks(spec.jwksDocument);
     } else {
       fetcher ??= new StandInFetcher(spec.jwks === 'https' ? new SimpleFetcher() : null);
-      verifier = CognitoJwtVerifier.create(props, {
-        jwksCache: new SimpleJwksCache({ fetcher }) });
+      jwksCache ??= new SimpleJwksCache({ fetcher });
+      verifier = CognitoJwtVerifier.create(props, { jwksCache });
     }
     verifiers.set(key, verifier);
   }
