@@ -58,7 +58,6 @@ def declared_profiles(settings: Settings) -> dict[str, tuple[Profile, Mapping[st
     naming the file and field."""
     found: dict[str, tuple[Profile, Mapping[str, Any]]] = {}
     taken: dict[str, str] = {}
-    roots: dict[str, str] = {}  # paths from the server root -> the issuer answering them
     for name, own in settings.issuers.items():
         kind = own.get("profile", "generic")
         where = f"{settings.source}: issuers.{name}"
@@ -80,13 +79,8 @@ def declared_profiles(settings: Settings) -> dict[str, tuple[Profile, Mapping[st
             profile.check(options)
         except ValueError as exc:
             raise MockIdPError(f"{where}.{exc}") from None
-        profile = profile.for_options(options)
-        for path in profile.root_paths.values():
-            if path in roots:
-                raise MockIdPError(f"{where}.mount: the path {path!r} is already issuer "
-                                   f"'{roots[path]}'s; give one of them a mount to move it")
-            roots[path] = name
-        for mount in profile.mounts(name, options):
+        profile = profile.for_options(options)  # its paths from the root are claimed too
+        for mount in (*profile.mounts(name, options), *profile.root_paths.values()):
             if mount in taken:
                 raise MockIdPError(f"{where}: mount {mount or '/'!r} is already issuer "
                                    f"'{taken[mount]}'s; give one of them another mount")

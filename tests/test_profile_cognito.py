@@ -359,8 +359,8 @@ def test_bad_input_answers_cognito_errors_never_a_500(idp: MockIdP, method: str,
 def test_two_pools_need_a_mount_for_the_second_hosted_ui() -> None:
     two = {"issuers": {"a": {"profile": "cognito", "user_pool_id": "us-east-1_Aaa"},
                        "b": {"profile": "cognito", "user_pool_id": "eu-west-1_Bbb"}}}
-    with pytest.raises(MockIdPError, match=r"issuers\.b\.mount: the path '/oauth2/authorize' "
-                                           r"is already issuer 'a's"):
+    with pytest.raises(MockIdPError, match=r"issuers\.b: mount '/oauth2/authorize' is already "
+                                           r"issuer 'a's; give one of them another mount"):
         MockIdP(config=two)
     two["issuers"]["b"]["mount"] = "/b"
     with MockIdP(config={**two, "clients": CONFIG["clients"]}) as server:
@@ -377,7 +377,8 @@ def test_two_pools_need_a_mount_for_the_second_hosted_ui() -> None:
             token = requests.post(url, auth=("m2m", "m2m-secret"), data={
                 "grant_type": "client_credentials"}, timeout=5).json()["access_token"]
             assert claims_of(token)["iss"].endswith("/" + iss)
-    with pytest.raises(MockIdPError, match=r"issuers\.c: mount ./us-east-1_Aaa. is already issuer .a."):
+    with pytest.raises(MockIdPError, match=r"issuers\.c: mount '/us-east-1_Aaa' is already "
+                                           r"issuer 'a's"):
         MockIdP(config={"issuers": {"a": two["issuers"]["a"], "c": {
             "profile": "cognito", "user_pool_id": "us-east-1_Aaa", "mount": "/c"}}})
 
