@@ -411,3 +411,17 @@ def test_options_defaults_and_their_errors() -> None:
     settings = with_profiles(load_settings(None), [f"cognito:{POOL}"], "--profile")
     with MockIdP(config=settings) as server:
         assert claims_of(server.mint("x", issuer=POOL))["iss"] == ISS
+
+
+def test_rules_and_the_journal_see_the_hosted_ui_by_endpoint_name(idp: MockIdP) -> None:
+    idp.add_rule(endpoint="token", issuer="pool", error="invalid_grant", times=1)
+    refused = requests.post(f"{idp.url}/oauth2/token", auth=("m2m", "m2m-secret"), data={
+        "grant_type": "client_credentials"}, timeout=5)
+    assert refused.status_code == 400 and refused.json() == {"error": "invalid_grant"}
+    granted = requests.post(f"{idp.url}/oauth2/token", auth=("m2m", "m2m-secret"), data={
+        "grant_type": "client_credentials"}, timeout=5)
+    assert granted.status_code == 200
+    idp.check_rules()
+    idp.assert_called(2, endpoint="token", issuer="pool")
+    requests.get(f"{idp.url}/{POOL}/.well-known/jwks.json", timeout=5)
+    idp.assert_called(1, endpoint="jwks", issuer="pool")
