@@ -79,7 +79,8 @@ def declared_profiles(settings: Settings) -> dict[str, tuple[Profile, Mapping[st
             profile.check(options)
         except ValueError as exc:
             raise MockIdPError(f"{where}.{exc}") from None
-        for mount in profile.mounts(name, options):
+        profile = profile.for_options(options)  # its paths from the root are claimed too
+        for mount in (*profile.mounts(name, options), *profile.root_paths.values()):
             if mount in taken:
                 raise MockIdPError(f"{where}: mount {mount or '/'!r} is already issuer "
                                    f"'{taken[mount]}'s; give one of them another mount")

@@ -123,6 +123,11 @@ class Profile:
     def check(self, options: Mapping[str, Any]) -> None:
         """Refuse bad options: raise ``ValueError("option: expected ..., got ...")``."""
 
+    def for_options(self, options: Mapping[str, Any]) -> Profile:
+        """The profile an issuer with (checked) ``options`` runs under: this one, or a copy
+        whose data depends on the options (Cognito's hosted UI below its ``mount``)."""
+        return self
+
     def url_of(self, issuer_url: str, endpoint: str) -> str:
         """The URL of ``endpoint`` of the generic issuer identified as ``issuer_url``."""
         return issuer_url + self.paths[endpoint]

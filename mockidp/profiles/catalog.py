@@ -10,6 +10,7 @@ from typing import Any
 from mockidp.core.model import ENDPOINTS_BY_NAME
 from mockidp.profiles import IssuerView, Profile
 from mockidp.profiles.auth0 import AUTH0
+from mockidp.profiles.cognito import COGNITO
 from mockidp.profiles.entra import ENTRA
 from mockidp.profiles.generic import GENERIC
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS, make_bad
@@ -17,7 +18,7 @@ from mockidp.tokens.keys import KeySet, SigningKey
 from mockidp.tokens.signer import sign
 
 PROFILES: Mapping[str, Profile] = MappingProxyType({
-    profile.name: profile for profile in (GENERIC, AUTH0, ENTRA)
+    profile.name: profile for profile in (GENERIC, AUTH0, ENTRA, COGNITO)
 })
 
 # every endpoint name a rule may match: the standard ones, then the profiles' own
