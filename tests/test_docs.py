@@ -44,6 +44,7 @@ from mockidp import MockIdP
 from mockidp.cli import main
 from mockidp.core.fields import CLIENT_FIELDS, ISSUER_FIELDS, PROTECTED_CLAIMS, USER_FIELDS
 from mockidp.core.model import ENDPOINTS
+from mockidp.profiles.catalog import BAD_KIND_OWNERS
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS
 from mockidp.web import create_app
 
@@ -563,6 +564,10 @@ def test_bad_token_kinds_and_protected_claims_are_all_listed() -> None:
     tokens = (DOCS / "keys-and-tokens.md").read_text()
     sentence = tokens[tokens.index("Claims named"):tokens.index("are refused")]
     assert set(code_names(sentence)) == set(PROTECTED_CLAIMS)
+    # the kinds the profiles add: the reference table of docs/providers.md, with their provider
+    rows = table_rows(DOCS / "providers.md", "## Bad tokens of the profiles")
+    listed = {code_names(row[0])[0]: row[1] for row in rows}
+    assert listed == {kind_name: owner.title for kind_name, owner in BAD_KIND_OWNERS.items()}
 
 
 def test_doors_table_names_real_methods_and_routes() -> None:
