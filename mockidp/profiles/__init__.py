@@ -35,13 +35,18 @@ ISSUER_VARIABLE = "{issuer}"
 class IssuerView:
     """What a profile's steps may know of the issuer they shape for: its name, its options
     (``tenant_id``, ``user_pool_id``... as configured, defaults filled in), the identifier
-    and the base URL of the request (scheme, host and the mount's prefix)."""
+    and the base URL of the request (scheme, host and the mount's prefix); at extra endpoints
+    also the JWKS and the browser's login session."""
 
     name: str
     options: Mapping[str, Any]
     issuer_url: str
     base_url: str
     mount: str
+    # only at a profile's extra endpoints (`mockidp.protocol.extra`): the published JWKS,
+    # and the ``sid`` of the browser's live login session (None: none)
+    jwks: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    session_sid: str | None = None
 
     def url(self, profile: Profile, endpoint: str) -> str:
         """The URL of one of this issuer's endpoints."""
@@ -93,6 +98,9 @@ class Profile:
     # parameter names of an endpoint spelled the provider's way -> the standard name
     param_aliases: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: EMPTY)
     jwks_key_types: tuple[str, ...] | None = None  # None: every key type is published
+    # an end-session POST carrying a ``refresh_token`` is a back-channel logout: the client
+    # authenticates, the token's grant and login session end, the answer is 204 (Keycloak's)
+    token_logout: bool = False
 
     # -- where --------------------------------------------------------------------------------
     def mount_of(self, issuer: str) -> str:
