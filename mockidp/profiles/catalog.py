@@ -10,12 +10,13 @@ from typing import Any
 from mockidp.core.model import ENDPOINTS_BY_NAME
 from mockidp.profiles import IssuerView, Profile
 from mockidp.profiles.generic import GENERIC
+from mockidp.profiles.keycloak import KEYCLOAK
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS, make_bad
 from mockidp.tokens.keys import KeySet, SigningKey
 from mockidp.tokens.signer import sign
 
 PROFILES: Mapping[str, Profile] = MappingProxyType({
-    profile.name: profile for profile in (GENERIC,)
+    profile.name: profile for profile in (GENERIC, KEYCLOAK)
 })
 
 # every endpoint name a rule may match: the standard ones, then the profiles' own
