@@ -108,7 +108,7 @@ class EndSessionEndpoint(Endpoint):
         token = req.params.get("refresh_token")
         now = self.clock.now()
         record = issuer.store.get_refresh(token, now) if token is not None else None
-        if record is None:
+        if token is None or record is None:
             raise InvalidGrant("Invalid refresh token")
         if record.client_id != client.id:
             raise InvalidGrant("Invalid refresh token. Token client and authorized client "
