@@ -24,7 +24,7 @@ from keycloak.exceptions import KeycloakError, KeycloakPostError
 
 from mockidp import MockIdP
 
-from .conftest import ROOT
+from .conftest import NODE_DIR, ROOT, run_node
 
 REALM = "myrealm"
 CONFIG: dict[str, Any] = {
@@ -306,3 +306,27 @@ def test_the_keycloak_example_app_runs_unchanged(idp: MockIdP) -> None:
         "active_after_refresh": True, "service_account": "service-account-orders",
     }
     assert {"admin", "orders"} <= set(report["realm_roles"])
+
+
+def test_an_express_api_accepts_realm_tokens_and_refuses_the_bad_kinds(idp: MockIdP) -> None:
+    if not (NODE_DIR / "node_modules" / "express-oauth2-jwt-bearer").is_dir():
+        pytest.skip("tests/node/node_modules is missing: npm ci --prefix tests/node")
+    keycloak = keycloak_at(idp.url)
+    alice = keycloak.token("alice", "alice")
+    tokens = {
+        "alice": alice["access_token"],
+        "service": keycloak.token(grant_type="client_credentials")["access_token"],
+        "refresh": alice["refresh_token"],
+        "id": alice["id_token"],
+        **{kind: idp.mint_bad(kind, "alice", issuer=REALM, client_id="orders", scope="openid")
+           for kind in ("keycloak_other_realm", "keycloak_refresh_token", "keycloak_id_token")},
+    }
+    seen = run_node("keycloak_express.mjs", f"{idp.url}/realms/{REALM}", json.dumps(tokens))
+    assert seen["alice"] == [200, {"user": "alice"}]
+    # a service account has no "orders" realm role (claimCheck's refusal)
+    assert seen["service"] == [401, {"error": "invalid_token", "message": "Invalid Token"}]
+    expected = {"refresh": "'aud'", "id": "'aud'", "keycloak_other_realm": "'iss'",
+                "keycloak_refresh_token": "'typ'", "keycloak_id_token": "'typ'"}
+    for name, claim in expected.items():
+        assert seen[name] == [401, {"error": "invalid_token",
+                                    "message": f"Unexpected {claim} value"}], name
