@@ -4,7 +4,9 @@
 ``decode_token`` against the realm's certs, userinfo, introspection, ``public_key()`` and
 logout (which accepts only 204).  Bad tokens of the profile's kinds are refused by
 ``decode_token`` with the claims checks an application gives it, and by the realm's own
-userinfo.  keycloak-js in Chromium is tests/test_profile_keycloak_browser.py."""
+userinfo, and by an Express API with express-oauth2-jwt-bearer
+(tests/node/keycloak_express.mjs).  keycloak-js in Chromium is
+tests/test_profile_keycloak_browser.py."""
 
 from __future__ import annotations
 
@@ -258,9 +260,8 @@ def test_bad_input_on_keycloak_paths_answers_keycloak_errors(idp: MockIdP) -> No
         assert set(body) <= {"error", "error_description"} and body["error"], body
     init = requests.get(f"{oidc}/login-status-iframe.html/init", timeout=5)
     assert init.status_code == 400
-    for path in ("", "/protocol/openid-connect/nothing", "/protocol", "/account"):
-        assert requests.get(base + path + ("x" if not path else ""),
-                            timeout=5).status_code == 404
+    for path in ("x", "/protocol/openid-connect/nothing", "/protocol", "/account"):
+        assert requests.get(base + path, timeout=5).status_code == 404, path
     assert requests.delete(f"{base}", timeout=5).status_code == 405
 
 
@@ -330,3 +331,15 @@ def test_an_express_api_accepts_realm_tokens_and_refuses_the_bad_kinds(idp: Mock
     for name, claim in expected.items():
         assert seen[name] == [401, {"error": "invalid_token",
                                     "message": f"Unexpected {claim} value"}], name
+
+
+def test_python_keycloak_over_https_trusting_the_servers_certificate() -> None:
+    with MockIdP(config=CONFIG, tls=True) as idp:
+        assert idp.url.startswith("https://")
+        keycloak = KeycloakOpenID(server_url=idp.url + "/auth/", realm_name=REALM,
+                                  client_id="orders", client_secret_key="orders-secret",
+                                  verify=str(idp.tls_cert))
+        tokens = keycloak.token("alice", "alice")
+        claims = keycloak.decode_token(tokens["access_token"])
+        assert claims["iss"] == f"{idp.url}/auth/realms/{REALM}"
+        assert keycloak.logout(tokens["refresh_token"]) == {}
