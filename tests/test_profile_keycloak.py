@@ -333,6 +333,8 @@ def test_an_express_api_accepts_realm_tokens_and_refuses_the_bad_kinds(idp: Mock
                                     "message": f"Unexpected {claim} value"}], name
 
 
+# python-keycloak hands its ``verify`` path to httpx too (for its async calls), which warns
+@pytest.mark.filterwarnings("ignore:`verify=<str>` is deprecated:DeprecationWarning")
 def test_python_keycloak_over_https_trusting_the_servers_certificate() -> None:
     with MockIdP(config=CONFIG, tls=True) as idp:
         assert idp.url.startswith("https://")
