@@ -487,9 +487,13 @@ def outcome_status(outcome: Outcome, method: str) -> int:
 def outcome_error(outcome: Outcome) -> str | None:
     """The OAuth error ``outcome`` carries, for the journal: an error page's, the error
     redirected or posted to the client, ``invalid_request`` for a device page that asks the
-    person again.  A login page's hint ("Enter a username.") is no OAuth error."""
+    person again, the ``error`` of a JSON error answer (a back-channel logout refused at a
+    browser endpoint).  A login page's hint ("Enter a username.") is no OAuth error."""
     if isinstance(outcome, (ErrorPage, Redirect, FormPost)):
         return outcome.error
     if isinstance(outcome, DevicePage) and outcome.error is not None:
         return "invalid_request"
+    if isinstance(outcome, Json) and outcome.status >= 400:  # an error answered as JSON
+        error = outcome.body.get("error")
+        return error if isinstance(error, str) else None
     return None

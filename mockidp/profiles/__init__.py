@@ -35,7 +35,8 @@ ISSUER_VARIABLE = "{issuer}"
 class IssuerView:
     """What a profile's steps may know of the issuer they shape for: its name, its options
     (``tenant_id``, ``user_pool_id``... as configured, defaults filled in), the identifier
-    and the base URL of the request (scheme, host and the mount's prefix)."""
+    and the base URL of the request (scheme, host and the mount's prefix); at extra endpoints
+    also the JWKS and the browser's login session."""
 
     name: str
     options: Mapping[str, Any]
@@ -45,6 +46,10 @@ class IssuerView:
     # the issuer's client of this id (configured or added at run time), or None
     find_client: Callable[[str], Client | None] = field(default=lambda client_id: None,
                                                         compare=False)
+    # only at a profile's extra endpoints (`mockidp.protocol.extra`): the published JWKS,
+    # and the ``sid`` of the browser's live login session (None: none)
+    jwks: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    session_sid: str | None = None
 
     def url(self, profile: Profile, endpoint: str) -> str:
         """The URL of one of this issuer's endpoints."""
@@ -99,6 +104,9 @@ class Profile:
     # more paths below the mount answering a standard endpoint (path -> endpoint name), e.g.
     # Auth0's ``/v2/logout`` beside its ``/oidc/logout``; the URLs it advertises use ``paths``
     path_aliases: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    # an end-session POST carrying a ``refresh_token`` is a back-channel logout: the client
+    # authenticates, the token's grant and login session end, the answer is 204 (Keycloak's)
+    token_logout: bool = False
 
     # -- where --------------------------------------------------------------------------------
     def mount_of(self, issuer: str) -> str:

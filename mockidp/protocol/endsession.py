@@ -2,25 +2,33 @@
 ``post_logout_redirect_uri``, ``state``), with the notifications of Back-Channel Logout 1.0
 §2.4-2.6 (a signed logout token POSTed to each client of the session) and Front-Channel
 Logout 1.0 §3 (iframes on the signed-out page): `mockidp.protocol.logout`.
+
+Where the profile says so (``token_logout``: Keycloak's ``LogoutEndpoint``), a POST carrying
+a ``refresh_token`` is a back-channel logout instead: the client authenticates as at
+revocation (RFC 7009 §2.1), the refresh token's grant is revoked and its login session ended,
+and the answer is ``204 No Content``; a refusal is JSON in the profile's error shape.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from mockidp.core.errors import InvalidRequest
+from mockidp.core.errors import InvalidGrant, InvalidRequest, OAuthError
 from mockidp.core.model import (
     BrowserOutcome,
     EndSessionRequest,
     ErrorPage,
+    Json,
+    Raw,
     Redirect,
     SessionChange,
     SignedOutPage,
 )
 from mockidp.core.settings import is_absolute_url
-from mockidp.protocol.exchange import Call, Endpoint
+from mockidp.protocol.exchange import Call, Endpoint, Exchanges
 from mockidp.protocol.issuer import Issuer
 from mockidp.protocol.logout import deliver, frontchannel_url, logout_token_claims
+from mockidp.protocol.presented import TokenChecks, peek_client
 from mockidp.tokens.signer import TokenRejected, sign, verify
 
 
@@ -30,7 +38,17 @@ class EndSessionEndpoint(Endpoint):
 
     name = "endsession"
 
-    def answer(self, call: Call, issuer: Issuer, req: EndSessionRequest) -> BrowserOutcome:
+    def __init__(self, exchanges: Exchanges, checks: TokenChecks | None = None) -> None:
+        super().__init__(exchanges)
+        self.checks = checks if checks is not None else TokenChecks(exchanges)
+
+    def answer(self, call: Call, issuer: Issuer, req: EndSessionRequest
+               ) -> BrowserOutcome | Json | Raw:
+        if req.method == "POST" and issuer.profile.token_logout and "refresh_token" in req.params:
+            try:
+                return self.token_logout(call, issuer, req)
+            except OAuthError as exc:  # no browser here: JSON, in the profile's shape
+                return Json(issuer.profile.error_body(exc, self.name), status=exc.status)
         call.client_id = req.params.single().get("client_id")
         answer = self.exchanges.early(call)
         if answer.error is not None:
@@ -80,6 +98,27 @@ class EndSessionEndpoint(Endpoint):
         if target is not None and not frontchannel:
             return Redirect(target, change)
         return SignedOutPage(issuer.name, change, frontchannel, target)
+
+    def token_logout(self, call: Call, issuer: Issuer, req: EndSessionRequest) -> Raw:
+        """The back-channel logout of a refresh token's session (see the module docs)."""
+        peek_client(call, req)
+        self.exchanges.early_or_raise(call)
+        client = self.checks.client(call, issuer, req, required=True)
+        assert client is not None
+        token = req.params.get("refresh_token")
+        now = self.clock.now()
+        record = issuer.store.get_refresh(token, now) if token is not None else None
+        if token is None or record is None:
+            raise InvalidGrant("Invalid refresh token")
+        if record.client_id != client.id:
+            raise InvalidGrant("Invalid refresh token. Token client and authorized client "
+                               "don't match")
+        call.user = record.user_id or record.sub
+        issuer.store.revoke_refresh(token, now)  # its grant's access tokens too
+        if record.session_id is not None:
+            issuer_url = self.exchanges.issuer_url(issuer.name, req.base_url)
+            self.notify_logout(call, issuer, issuer_url, None, record.session_id)
+        return Raw(204)
 
     def notify_logout(self, call: Call, issuer: Issuer, issuer_url: str,
                       session_id: str | None, hint_sid: str | None) -> tuple[str, ...]:
