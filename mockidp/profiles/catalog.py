@@ -11,12 +11,13 @@ from mockidp.core.model import ENDPOINTS_BY_NAME
 from mockidp.profiles import IssuerView, Profile
 from mockidp.profiles.entra import ENTRA
 from mockidp.profiles.generic import GENERIC
+from mockidp.profiles.okta import OKTA
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS, make_bad
 from mockidp.tokens.keys import KeySet, SigningKey
 from mockidp.tokens.signer import sign
 
 PROFILES: Mapping[str, Profile] = MappingProxyType({
-    profile.name: profile for profile in (GENERIC, ENTRA)
+    profile.name: profile for profile in (GENERIC, ENTRA, OKTA)
 })
 
 # every endpoint name a rule may match: the standard ones, then the profiles' own
