@@ -542,3 +542,15 @@ def test_options_and_config_errors() -> None:
         # an audience asked for wins over the server's
         assert claims_of(idp.mint("carol", issuer="okta", audience="api://x"))["aud"] == \
             "api://x"
+
+
+def test_refresh_tokens_only_with_offline_access(okta: MockIdP) -> None:
+    assert "refresh_token" not in password_tokens(okta, scope="openid profile")
+    assert "refresh_token" in password_tokens(okta, scope="openid offline_access")
+
+
+def test_the_debugger_tells_okta_access_tokens_from_id_tokens(okta: MockIdP) -> None:
+    body = password_tokens(okta)
+    assert okta.inspect_token(body["access_token"])["kind"] == "access token"
+    assert okta.inspect_token(body["id_token"])["kind"] == "ID token"
+    assert okta.inspect_token(body["access_token"])["verdict"] == "valid"

@@ -25,6 +25,7 @@ What (the token claims Okta documents, and what a real Okta token carries):
   ``amr`` (``["pwd"]``), ``idp`` (the org's id ``00o…``), ``auth_time``, ``at_hash``,
   ``nonce``, ``preferred_username`` (the login, with the ``profile`` scope), ``name`` and
   ``email`` as the scopes allow; no ``azp``.
+- token responses: a refresh token only when ``offline_access`` was granted (Okta's rule).
 - userinfo: ``sub`` is the ``uid``; introspection answers Okta's members (``active``,
   ``scope``, ``username``, ``exp``, ``iat``, ``sub``, ``aud``, ``iss``, ``jti``,
   ``token_type``, ``client_id``, ``uid``).
@@ -158,6 +159,11 @@ class Okta(Profile):
         }
         body.clear()
         body.update({k: v for k, v in answer.items() if v is not None})
+
+    def token_response(self, response: dict[str, Any], facts: GrantFacts, view: IssuerView
+                       ) -> None:
+        if "offline_access" not in facts.scopes:  # Okta: refresh tokens only for offline_access
+            response.pop("refresh_token", None)
 
     def discovery(self, document: dict[str, Any], view: IssuerView) -> None:
         document["id_token_signing_alg_values_supported"] = ["RS256"]
