@@ -10,13 +10,16 @@ answers Okta's error shape, never a 500."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +35,7 @@ from mockidp.core.settings import load_settings, with_profiles
 
 from .a11y import elements, form_fields
 from .conftest import pkce_pair, query_of, run_node
+from .local_server import mockidp_serve
 
 REDIRECT = "http://localhost:3000/callback"
 BYE = "http://localhost:3000/bye"
@@ -554,3 +558,31 @@ def test_the_debugger_tells_okta_access_tokens_from_id_tokens(okta: MockIdP) -> 
     assert okta.inspect_token(body["access_token"])["kind"] == "access token"
     assert okta.inspect_token(body["id_token"])["kind"] == "ID token"
     assert okta.inspect_token(body["access_token"])["verdict"] == "valid"
+
+
+@needs_node
+def test_mockidp_serve_tls_with_the_profile_from_the_environment(tmp_path: Path) -> None:
+    """The one-line docker-compose service: ``MOCKIDP_PROFILES=okta:okta mockidp serve --tls``,
+    its certificate given to the app, Okta's verifiers pointed at it."""
+    env = {"MOCKIDP_PROFILES": "okta:okta"}
+    with mockidp_serve("--port", "0", "--tls", "--keys-dir", str(tmp_path), env=env) as served:
+        generic = served.issuer()
+        assert generic is not None, served.output
+        base = generic.rsplit("/", 1)[0]
+        cert = tmp_path / "_tls" / "cert.pem"
+        issuer = f"{base}/oauth2/default"
+        answer = None
+        for _ in range(300):  # the banner may come a moment before the socket listens
+            with contextlib.suppress(requests.ConnectionError):
+                answer = requests.post(f"{issuer}/v1/token", verify=str(cert), timeout=10, data={
+                    "grant_type": "client_credentials", "client_id": "0oaapi",
+                    "client_secret": "s", "scope": "orders:read"})
+                break
+            time.sleep(0.05)
+        assert answer is not None and answer.status_code == 200, served.output
+        access = answer.json()["access_token"]
+        results = run_node("okta_verify.mjs", issuer, json.dumps([
+            {"name": "m2m", "token": access, "assertClaims": {"cid": "0oaapi"}}]),
+            env={"NODE_EXTRA_CA_CERTS": str(cert)})
+        assert results["m2m"]["ok"], results
+        assert results["m2m"]["claims"]["scp"] == ["orders:read"]
