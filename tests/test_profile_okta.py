@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,8 +202,7 @@ def test_password_grant_tokens_verify_with_every_python_verifier(okta: MockIdP) 
     access, id_token = body["access_token"], body["id_token"]
     verify_access(issuer, access)
     verify_id(issuer, id_token, "0oaweb")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with pytest.warns(DeprecationWarning):  # the deprecated verifier an older app still uses
         legacy = JWTVerifier(issuer=issuer, client_id="0oaweb", audience="api://default")
     legacy.verify_access_token_sync(access)
     legacy.verify_id_token_sync(id_token)
