@@ -44,6 +44,12 @@ class ServeProcess:
     def issuer(self) -> str | None:
         """The ``Issuer:`` URL once the banner says it, or None when the process ended first
         (its output is then in `lines`)."""
+        line = self.line("Issuer:")
+        return None if line is None else line.split()[1]
+
+    def line(self, prefix: str) -> str | None:
+        """The next line of output starting with ``prefix``, or None when the process ended
+        first."""
         while True:
             try:
                 line = self._queue.get(timeout=WAIT)
@@ -53,8 +59,8 @@ class ServeProcess:
             if line is None:
                 return None
             self.lines.append(line)
-            if line.startswith("Issuer:"):
-                return line.split()[1]
+            if line.startswith(prefix):
+                return line
 
     @property
     def output(self) -> str:

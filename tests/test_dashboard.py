@@ -239,10 +239,11 @@ def test_signature_verdicts(idp: MockIdP, kind: str, signature: str) -> None:
 
 # well made tokens used where they do not belong: only the resource server (a user-only
 # route, Auth0's /userinfo, a Cognito API checking token_use and client_id, a Keycloak
-# adapter checking typ) knows, so the debugger finds them valid
+# adapter checking typ, an Okta API asserting cid) knows, so the debugger finds them valid
 MISUSED_KINDS = frozenset({"auth0_m2m_token", "auth0_no_userinfo_audience",
                            "cognito_id_as_access", "cognito_other_client",
-                           "keycloak_id_token", "keycloak_refresh_token"})
+                           "keycloak_id_token", "keycloak_refresh_token",
+                           "okta_id_token", "okta_other_cid"})
 
 
 @pytest.mark.parametrize("kind", sorted(MockIdP().bad_token_kinds()))

@@ -73,7 +73,7 @@ ISSUER_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._~-]{0,63}\Z")  # no trailing
 RESERVED_ISSUERS = frozenset({"_mockidp", ".well-known", "static", "favicon.ico"})
 # issuer-only keys: which provider the issuer imitates (`mockidp.profiles`) and its options
 PROFILE_KEYS = ("profile", "mount", "tenant_id", "authorization_server", "user_pool_id",
-                "issuer", "realm", "region")
+                "issuer", "realm", "region", "audience")
 _D = ISSUER_DEFAULTS  # every default below comes from the field table
 # settings a profile decides whatever the top level says (an issuer's own table still wins)
 FORCED_BY_PROFILE = frozenset({"signing_alg", "rotate_refresh_tokens"})

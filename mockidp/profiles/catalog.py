@@ -14,12 +14,13 @@ from mockidp.profiles.cognito import COGNITO
 from mockidp.profiles.entra import ENTRA
 from mockidp.profiles.generic import GENERIC
 from mockidp.profiles.keycloak import KEYCLOAK
+from mockidp.profiles.okta import OKTA
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS, make_bad
 from mockidp.tokens.keys import KeySet, SigningKey
 from mockidp.tokens.signer import sign
 
 PROFILES: Mapping[str, Profile] = MappingProxyType({
-    profile.name: profile for profile in (GENERIC, AUTH0, COGNITO, ENTRA, KEYCLOAK)
+    profile.name: profile for profile in (GENERIC, AUTH0, COGNITO, ENTRA, KEYCLOAK, OKTA)
 })
 
 # every endpoint name a rule may match: the standard ones, then the profiles' own

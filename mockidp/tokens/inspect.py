@@ -289,7 +289,7 @@ def _check_type(report: _Report, header: Mapping[str, Any], claims: Mapping[str,
                                + ", ".join(KNOWN_TYPES) + ")")
     if typ == "logout+jwt":
         report.data["kind"] = "logout token"
-    elif typ == "at+jwt" or "client_id" in claims or "scope" in claims:
+    elif typ == "at+jwt" or any(name in claims for name in ("client_id", "scope", "scp")):
         report.data["kind"] = "access token"
     elif any(name in claims for name in ("nonce", "auth_time", "at_hash", "c_hash")):
         report.data["kind"] = "ID token"
