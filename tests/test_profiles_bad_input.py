@@ -1,7 +1,6 @@
-"""Every path of every provider profile against malformed input: never a 5xx nor a traceback,
-a JSON error body in the profile's shape (an ``error`` string), an HTML page for people or
-(a provider's own small endpoints) a plain message,
-and the server stays up with its state whole.
+"""Every path of every provider profile against malformed input: never a 5xx nor a traceback;
+a JSON error body in the profile's shape (an ``error`` string), an HTML page for people, or
+a plain message (a provider's own small endpoints); the server stays up, its state whole.
 
 The paths come from the server's own route table (`mockidp.http.adapter.provider_routes`),
 so a path a profile adds later is covered without touching this file.  Each profile's own
