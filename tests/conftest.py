@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +15,8 @@ import pytest
 import requests
 
 from mockidp import MockIdP
+
+from .redis_server import RedisServer, running_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CONFIG = ROOT / "fixtures" / "config.toml"
@@ -91,3 +94,10 @@ def no_mockidp_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def http() -> requests.Session:
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis server of this test's own (tests/redis_server.py), stopped after it."""
+    with running_redis() as server:
+        yield server

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "mockidp.scripting": 2,
     "mockidp.profiles": 2,
     "mockidp.protocol": 3,
+    "mockidp.shared": 3,
     "mockidp.provider": 4,
     "mockidp.http": 5,
     "mockidp.web": 6,
@@ -55,6 +56,7 @@ CONFINED: dict[str, tuple[str, ...]] = {
     "http.server": ("mockidp.serve",),
     "granian": ("mockidp.serve",),
     "click": ("mockidp.cli",),
+    "redis": ("mockidp.shared",),
     "pytest": ("mockidp.pytest_plugin",),
     "_pytest": ("mockidp.pytest_plugin",),
 }

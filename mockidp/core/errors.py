@@ -149,6 +149,14 @@ class InvalidToken(OAuthError):
         super().__init__(description, www_authenticate=challenge)
 
 
+class TemporarilyUnavailable(OAuthError):
+    """RFC 6749 §4.1.2.1 / §5.2 ``temporarily_unavailable``: the shared store cannot be
+    reached; nothing was changed, the client may try again."""
+
+    error = "temporarily_unavailable"
+    status = 503
+
+
 class NotFound(OAuthError):
     """A path or issuer that does not exist (404)."""
 
