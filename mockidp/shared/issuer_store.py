@@ -127,10 +127,15 @@ class RedisIssuerStore:
         return stored == b"1"
 
     def _get(self, kind: str, ident: str, now: float) -> tuple[bytes, bool] | None:
-        """(JSON, flag) of a live record, or None."""
+        """(JSON, flag) of a live record, or None; an expired one is forgotten, as
+        `MemoryStore` forgets it (a clock moved back later does not bring it back)."""
+        key = f"{self._base}{kind}:{ident}"
         with reachable():
-            found = self._redis.hmget(f"{self._base}{kind}:{ident}", "j", "e", "f")
-        text = _live(found, now)
+            found = self._redis.hmget(key, "j", "e", "f")
+            text = _live(found, now)
+            if text is None and found[0] is not None:
+                with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.delete(key).zrem(f"{self._base}ix:{kind}", ident).execute()
         return (text, found[2] == b"1") if text is not None else None
 
     def _taken(self, kind: str, ident: str, now: float, check: str = "") -> Any:

@@ -34,6 +34,10 @@ local function index(kind, id, limit, prefix)
     for i = 1, #gone, 2 do redis.call('DEL', prefix .. gone[i]) end
   end
 end
+local function forget(kind, id)
+  redis.call('DEL', B .. kind .. ':' .. id)
+  redis.call('ZREM', B .. 'ix:' .. kind, id)
+end
 local function until_put(zkey, member, untl, now, limit)
   local old = redis.call('ZSCORE', zkey, member)
   if old and tonumber(old) >= tonumber(untl) then return end
@@ -88,7 +92,11 @@ return flag
 REDEEM = PRELUDE + """
 local k = B .. 'ac:' .. ARGV[1]
 local v = redis.call('HMGET', k, 'j', 'e', 'f', 'm')
-if not v[1] or tonumber(ARGV[2]) >= tonumber(v[2]) then return false end
+if not v[1] then return false end
+if tonumber(ARGV[2]) >= tonumber(v[2]) then
+  forget('ac', ARGV[1])
+  return false
+end
 if v[3] == '1' then
   revoke_family(v[4], ARGV[2], tonumber(ARGV[3]))
   return {v[1], 0}
@@ -101,7 +109,11 @@ return {v[1], 1}
 USE_REFRESH = PRELUDE + """
 local k = B .. 'rt:' .. ARGV[1]
 local v = redis.call('HMGET', k, 'j', 'e', 'f', 'm', 'c')
-if not v[1] or tonumber(ARGV[2]) >= tonumber(v[2]) then return {false, 'unknown'} end
+if not v[1] then return {false, 'unknown'} end
+if tonumber(ARGV[2]) >= tonumber(v[2]) then
+  forget('rt', ARGV[1])
+  return {false, 'unknown'}
+end
 if v[5] ~= ARGV[3] then return {false, 'client'} end
 if v[3] == '1' then
   revoke_family(v[4], ARGV[2], tonumber(ARGV[5]))
@@ -154,13 +166,11 @@ local k = B .. ARGV[1] .. ':' .. ARGV[2]
 local v = redis.call('HMGET', k, 'j', 'e', 'c')
 if not v[1] then return false end
 if tonumber(ARGV[3]) >= tonumber(v[2]) then
-  redis.call('DEL', k)
-  redis.call('ZREM', B .. 'ix:' .. ARGV[1], ARGV[2])
+  forget(ARGV[1], ARGV[2])
   return false
 end
 if ARGV[4] ~= '' and ARGV[4] ~= '=' .. v[3] then return {false, 'client'} end
-redis.call('DEL', k)
-redis.call('ZREM', B .. 'ix:' .. ARGV[1], ARGV[2])
+forget(ARGV[1], ARGV[2])
 return {v[1]}
 """
 
