@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from mockidp.core.device_codes import DeviceAnswer, DeviceStore, Devices
+from mockidp.core.device_codes import DeviceAnswer, Devices, DeviceStore
 from mockidp.core.errors import (
     AccessDenied,
     AuthorizationPending,

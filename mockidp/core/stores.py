@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 
-from mockidp.core.device_codes import DeviceStore, Devices
+from mockidp.core.device_codes import Devices, DeviceStore
 from mockidp.core.model import Client, User
 from mockidp.core.records import (
     CodeRecord,

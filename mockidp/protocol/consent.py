@@ -140,5 +140,6 @@ class ConsentEndpoint(Endpoint):
                               "the login session ended before consent was given")
         granted = session.consents.get(details.client_id, frozenset())
         session.consents[details.client_id] = granted | frozenset(details.scopes)
+        issuer.store.put_session(session, now)  # kept where every process reads it
         change = SessionChange(issuer.name, session.id, int(session.expires_at - now))
         return self.approval.grant(call, issuer, issuer_url, details, session, change)

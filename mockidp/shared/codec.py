@@ -71,7 +71,7 @@ def _build(kind: Any, data: Any) -> Any:
 
 def load_data(cls: type[T], data: Mapping[str, Any]) -> T:
     """A ``cls`` dataclass from parsed JSON; fields it does not know are ignored."""
-    hints = _hints(cls)
+    hints = _hints(cls)  # type: ignore[arg-type]
     known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: _build(hints[k], v) for k, v in data.items() if k in known})
 

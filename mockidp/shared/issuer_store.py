@@ -124,7 +124,7 @@ class RedisIssuerStore:
             stored = self._put(keys=[self._base], args=[
                 kind, ident, dump(record), _num(expires_at), ttl_ms(expires_at, now),
                 self.limit, "1" if flag else "0", family, client, pointer])
-        return stored == b"1"
+        return bool(stored == b"1")
 
     def _get(self, kind: str, ident: str, now: float) -> tuple[bytes, bool] | None:
         """(JSON, flag) of a live record, or None; an expired one is forgotten, as

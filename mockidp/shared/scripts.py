@@ -15,9 +15,8 @@ from __future__ import annotations
 
 GRACE_MS = 600_000  # Redis keeps a record this long past its expiry (see `issuer_store`)
 
-PRELUDE = """
+PRELUDE = f"local GRACE = {GRACE_MS}\n" + """
 local B = KEYS[1]
-local GRACE = %d
 local function ttl_of(untl, now)
   return math.max(0, math.ceil((tonumber(untl) - tonumber(now)) * 1000)) + GRACE
 end
@@ -63,7 +62,7 @@ local function revoke_family(fam, now, limit)
   redis.call('DEL', fat)
   redis.call('ZREM', B .. 'ix:families', fam)
 end
-""" % GRACE_MS
+"""
 
 # ARGV: kind, id, json, expires_at, ttl_ms, limit, flag, family, client, pointer ('' or a
 # key suffix set to id, e.g. a session's ``sid:<sid>``).  Returns the flag stored (a refresh
