@@ -10,13 +10,10 @@ process's ``time.time()`` plus the shared offset, as for one process.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from mockidp.core.clock import Clock
 from mockidp.shared.connection import reachable
-
-if TYPE_CHECKING:
-    from mockidp.shared.state import RedisState
+from mockidp.shared.snapshot import SharedView
 
 _SKEW = """
 if redis.call('HEXISTS', KEYS[1], 'frozen') == 1 then
@@ -51,7 +48,7 @@ return 1
 class SharedClock(Clock):
     """`Clock` whose state is the shared store's (see the module docstring)."""
 
-    def __init__(self, state: RedisState) -> None:
+    def __init__(self, state: SharedView) -> None:
         super().__init__()
         self._state = state
         client = state.client

@@ -15,14 +15,12 @@ import json
 from collections.abc import Callable
 from dataclasses import fields, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mockidp.core.journal import VALUE_CAP, Exchange, Journal, cap_value, capped
 from mockidp.core.model import Params
 from mockidp.shared.connection import reachable
-
-if TYPE_CHECKING:
-    from mockidp.shared.state import RedisState
+from mockidp.shared.snapshot import SharedView
 
 _APPEND = """
 local seq = redis.call('INCR', KEYS[2])
@@ -64,7 +62,7 @@ def decode(entry: bytes) -> Exchange:
 class SharedJournal(Journal):
     """`Journal` kept in the shared store (see the module docstring)."""
 
-    def __init__(self, state: RedisState, size: int, max_bytes: int) -> None:
+    def __init__(self, state: SharedView, size: int, max_bytes: int) -> None:
         super().__init__(size, max_bytes)
         self._state = state
         self._keys = [state.name("journal"), state.name("journal", "seq"),

@@ -16,12 +16,13 @@ local (they are never published).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
 from mockidp.core.errors import MockIdPError
 from mockidp.shared.connection import reachable
+from mockidp.shared.snapshot import SharedView
 from mockidp.tokens.keys import (
     FAMILIES,
     FAMILY,
@@ -32,9 +33,6 @@ from mockidp.tokens.keys import (
     family_of_key,
     make_pair,
 )
-
-if TYPE_CHECKING:
-    from mockidp.shared.state import RedisState
 
 _ROTATE = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -69,7 +67,7 @@ def from_pem(pem: bytes, family: str, where: str) -> KeyPair:
 class SharedKeySet(KeySet):
     """`KeySet` whose active and rotated-out keys are the shared store's."""
 
-    def __init__(self, state: RedisState, issuer: str, pooled: bool = False) -> None:
+    def __init__(self, state: SharedView, issuer: str, pooled: bool = False) -> None:
         super().__init__(issuer, None, pooled=pooled)
         self._state = state
         self._active_key = state.name("keys", issuer)

@@ -19,15 +19,13 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mockidp.core.errors import MockIdPError
 from mockidp.scripting.effects import CLAIM_TARGETS
 from mockidp.scripting.rules import EarlyAnswer, Rule, RuleBook, RuleContext, Shaping
 from mockidp.shared.connection import reachable
-
-if TYPE_CHECKING:
-    from mockidp.shared.state import RedisState
+from mockidp.shared.snapshot import SharedView
 
 _ADD = """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
@@ -77,7 +75,7 @@ class SharedRuleBook(RuleBook):
     """`RuleBook` whose rules and counts are the shared store's (see the module docstring);
     ``parse`` rebuilds a rule from its JSON shape."""
 
-    def __init__(self, state: RedisState, parse: Callable[[Mapping[str, Any]], Rule]) -> None:
+    def __init__(self, state: SharedView, parse: Callable[[Mapping[str, Any]], Rule]) -> None:
         super().__init__()
         self._state = state
         self._parse = parse

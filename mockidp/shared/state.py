@@ -23,7 +23,7 @@ import secrets
 import threading
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from mockidp.core.clock import Clock
 from mockidp.core.errors import OAuthError, TemporarilyUnavailable
@@ -31,7 +31,12 @@ from mockidp.core.journal import Journal
 from mockidp.core.model import Client, EndpointRequest, Outcome, User
 from mockidp.core.stores import IssuerStore
 from mockidp.scripting.rules import Rule, RuleBook
+from mockidp.shared.clock import SharedClock
 from mockidp.shared.connection import PREFIX, connect, reachable, redacted
+from mockidp.shared.journal import SharedJournal
+from mockidp.shared.keys import SharedKeySet
+from mockidp.shared.rules import SharedRuleBook
+from mockidp.shared.snapshot import Snapshot
 from mockidp.tokens.keys import KeySet
 
 Handle = Callable[[str, EndpointRequest], Outcome]
@@ -51,16 +56,6 @@ redis.call('HINCRBY', KEYS[1], 'keys', 1)
 redis.call('HSET', KEYS[1], 'gen', ARGV[1])
 return 1
 """
-
-
-class Snapshot(NamedTuple):
-    """What one request sees of the shared state."""
-
-    offset: float
-    frozen: float | None
-    rules: int
-    keys: int
-    gen: str
 
 
 class RedisState:
@@ -127,23 +122,15 @@ class RedisState:
 
     # -- the provider's objects -------------------------------------------------------------------
     def clock(self) -> Clock:
-        from mockidp.shared.clock import SharedClock
-
         return SharedClock(self)
 
     def rules(self, parse: Callable[[Mapping[str, Any]], Rule]) -> RuleBook:
-        from mockidp.shared.rules import SharedRuleBook
-
         return SharedRuleBook(self, parse)
 
     def journal(self, size: int, max_bytes: int) -> Journal:
-        from mockidp.shared.journal import SharedJournal
-
         return SharedJournal(self, size, max_bytes)
 
     def keys(self, issuer: str, keys_dir: Path | None, pooled: bool) -> KeySet:
-        from mockidp.shared.keys import SharedKeySet
-
         return SharedKeySet(self, issuer, pooled)
 
     def issuer_store(self, issuer: str, users: Mapping[str, User],
