@@ -11,10 +11,10 @@ round trip, and a rule or key change made anywhere is seen by the next request e
 clock on one replica and asks the other at once could see the old clock.)  Outside a
 request (the Python API, the control API) each read fetches the hash again.
 
-Keys: ``mockidp:@state``, ``@rules*`` (`mockidp.shared.rules`), ``@journal*``
-(`mockidp.shared.journal`), ``@keys:{issuer}*`` (`mockidp.shared.keys`), ``@issuers`` (the
-issuers made so far) and each issuer's store under ``mockidp:{issuer}`` (its own module).
-``@`` is in no issuer name, so the two never meet.
+Keys, after ``mockidp:`` and the namespace if any: ``@state``, ``@rules*``
+(`mockidp.shared.rules`), ``@journal*`` (`mockidp.shared.journal`), ``@keys:{issuer}*``
+(`mockidp.shared.keys`), ``@issuers`` (the issuers made so far); each issuer's store is
+under ``{issuer}:`` (`mockidp.shared.issuer_store`).  ``@`` is in no issuer name.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from mockidp.core.stores import IssuerStore
 from mockidp.scripting.rules import Rule, RuleBook
 from mockidp.shared.clock import SharedClock
 from mockidp.shared.connection import PREFIX, connect, reachable, redacted
+from mockidp.shared.issuer_store import redis_issuer_store
 from mockidp.shared.journal import SharedJournal
 from mockidp.shared.keys import SharedKeySet
 from mockidp.shared.rules import SharedRuleBook
@@ -63,11 +64,12 @@ class RedisState:
     otherwise).  Thread-safe; every Redis call answers `TemporarilyUnavailable` when the
     store is lost, and the next one reconnects."""
 
-    def __init__(self, url: str, where: str = "store", namespace: str = PREFIX) -> None:
+    def __init__(self, url: str, where: str = "store", namespace: str = "") -> None:
         self.url = url
         self.client = connect(url, where)
-        self.namespace = namespace
-        self.key = f"{namespace}@state"
+        self.namespace = namespace  # "": the only provider on this Redis database
+        self.prefix = f"{PREFIX}{namespace + ':' if namespace else ''}"
+        self.key = self.name("state")
         self._local = threading.local()
         self._gen: str | None = None
         self._forget: Callable[[], None] = lambda: None
@@ -76,8 +78,8 @@ class RedisState:
         self._reset_state = self.client.register_script(_RESET_STATE)
 
     def name(self, *parts: str) -> str:
-        """The Redis key ``mockidp:@{parts joined by ':'}``."""
-        return self.namespace + "@" + ":".join(parts)
+        """The Redis key ``mockidp:[namespace:]@{parts joined by ':'}``."""
+        return self.prefix + "@" + ":".join(parts)
 
     # -- the per-request snapshot ---------------------------------------------------------------
     def current(self) -> Snapshot:
@@ -135,15 +137,7 @@ class RedisState:
 
     def issuer_store(self, issuer: str, users: Mapping[str, User],
                      clients: Mapping[str, Client], limit: int) -> IssuerStore | None:
-        try:
-            from mockidp.shared.issuer_store import (  # type: ignore[import-not-found,unused-ignore]
-                redis_issuer_store,
-            )
-        except ImportError:  # pragma: no cover - the per-issuer store is not there yet
-            return None
-        store: IssuerStore = redis_issuer_store(self.client, self.namespace, issuer, users,
-                                                clients, limit)
-        return store
+        return redis_issuer_store(self.client, self.namespace, issuer, users, clients, limit)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_reset(self, forget: Callable[[], None], seed: Callable[[], None]) -> None:
@@ -175,7 +169,7 @@ class RedisState:
             keep |= {self.name("keys", issuer), self.name("keys", issuer, "previous")}
         gen = secrets.token_hex(8)
         with reachable():
-            doomed = [k for k in self.client.scan_iter(match=self.namespace + "*", count=500)
+            doomed = [k for k in self.client.scan_iter(match=self.prefix + "*", count=500)
                       if k.decode() not in keep]
             for start in range(0, len(doomed), 500):
                 self.client.delete(*doomed[start:start + 500])
