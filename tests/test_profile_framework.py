@@ -19,7 +19,7 @@ from mockidp import MockIdP
 from mockidp.core.errors import MockIdPError, OAuthError
 from mockidp.core.model import EndpointRequest, GrantFacts, Json, Raw
 from mockidp.core.settings import load_settings, with_profiles
-from mockidp.profiles import Extra, IssuerView, Profile, catalog, frozen
+from mockidp.profiles import Extra, IssuerView, Profile, catalog, declared, frozen
 
 
 def _hello(profile: Profile, view: IssuerView, req: EndpointRequest) -> Json:
@@ -98,8 +98,7 @@ CONFIG = {
 
 def add_acme(monkeypatch: pytest.MonkeyPatch) -> None:
     """Put the made-up profile in the catalogue (and its bad-token kind)."""
-    monkeypatch.setattr(mockidp.provider, "PROFILES", {**mockidp.provider.PROFILES,
-                                                       "acme": ACME})
+    monkeypatch.setattr(declared, "PROFILES", {**declared.PROFILES, "acme": ACME})
     monkeypatch.setattr(mockidp.provider, "BAD_KINDS", {**mockidp.provider.BAD_KINDS,
                                                         "acme_other_realm": "..."})
     monkeypatch.setattr(catalog, "BAD_KIND_OWNERS", {"acme_other_realm": ACME})
