@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockidp.core.errors import MockIdPError
@@ -229,8 +231,6 @@ def run_granian(idp: Provider, host: str, port: int, banner: list[str] | None = 
 
         deadline = time.monotonic() + 60
         while worker and time.monotonic() < deadline:
-            from mockidp.serve.workers import listening_here
-
             if listening_here(port):
                 break
             time.sleep(0.005)
@@ -250,6 +250,31 @@ def run_granian(idp: Provider, host: str, port: int, banner: list[str] | None = 
         backlog=BACKLOG, backpressure=max(connections, 64),
         http1_settings=HTTP1Settings(header_read_timeout=int(idle_timeout * 1000)),
     ).serve(target_loader=lambda *args, **kwargs: app, wrap_loader=False)
+
+
+def listening_here(port: int) -> bool:
+    """Whether THIS process holds a socket listening on TCP ``port`` (Linux ``/proc``;
+    elsewhere: whether anything on 127.0.0.1 answers there)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        return False
+    inodes = set()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes and \
+                        int(fields[1].rpartition(":")[2], 16) == port:
+                    return True
+    return False
 
 
 def _raise_file_limit(wanted: int) -> int:

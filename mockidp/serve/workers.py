@@ -62,31 +62,6 @@ def ready_line(index: int) -> str:
     return READY.format(index=index, pid=os.getpid())
 
 
-def listening_here(port: int) -> bool:
-    """Whether THIS process holds a socket listening on TCP ``port`` (Linux ``/proc``;
-    elsewhere: whether anything on 127.0.0.1 answers there)."""
-    fds = Path("/proc/self/fd")
-    if not fds.is_dir():
-        with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        return False
-    inodes = set()
-    for fd in fds.iterdir():
-        with contextlib.suppress(OSError):
-            target = os.readlink(fd)
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A" and fields[9] in inodes and \
-                        int(fields[1].rpartition(":")[2], 16) == port:
-                    return True
-    return False
-
-
 def reserve_port(host: str, port: int) -> socket.socket:
     """A socket bound (not listening) to ``host:port`` with ``SO_REUSEPORT``: the workers'
     listeners may join it, nothing else may take the port.  In use → `MockIdPError`."""
