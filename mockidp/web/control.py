@@ -131,9 +131,17 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
 
     @bp.get("/health")
     def health() -> Response:
-        """Up, and which process answered (``pid``: the workers of ``--workers N`` differ)."""
-        return json_response({"status": "ok", "version": __version__, "pid": os.getpid(),
-                              "issuers": idp.issuers()})
+        """Up, which process answered (``pid``: the workers of ``--workers N`` differ) and
+        the store: ``{"kind": "memory" | "redis", "reachable": bool}`` (with ``url``, its
+        password hidden, and ``error`` when lost).  An unreachable store: 503, ``status``
+        ``unavailable``, until it answers again."""
+        status = idp.store_status()
+        store = {"kind": status["store"], **{k: v for k, v in status.items() if k != "store"}}
+        body: dict[str, Any] = {"status": "ok" if store["reachable"] else "unavailable",
+                                "version": __version__, "pid": os.getpid(), "store": store}
+        if store["reachable"]:
+            body["issuers"] = idp.issuers()
+        return json_response(body, 200 if store["reachable"] else 503, no_store=True)
 
     @bp.post("/reset")
     def reset() -> Response:
