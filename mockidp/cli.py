@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -230,15 +231,17 @@ def serve(
     try:
         settings = with_profiles(load_settings(config), list(profiles), "MOCKIDP_PROFILES"
                                  if not _given(ctx, "profiles") else "--profile")
-        store = store or getattr(settings, "store", None)
+        where = "--store" if _given(ctx, "store") else "MOCKIDP_STORE" if store \
+            else f"{settings.source}: store"
+        store = store or settings.store
         if store is not None and index is None:  # unreachable: refused here, naming the URL
-            connect(store, "--store" if _given(ctx, "store") else "MOCKIDP_STORE").close()
-        idp = MockIdP(config=settings, host=host, port=port, keys_dir=keys_dir,
-                      interactive_login=interactive_login, control=control,
-                      control_token=control_token, public_url=public_url, tls=tls,
-                      tls_cert=tls_cert, tls_key=tls_key,
+            connect(store, where).close()
+        idp = MockIdP(config=replace(settings, store=None) if parent else settings, host=host,
+                      port=port, keys_dir=keys_dir, interactive_login=interactive_login,
+                      control=control, control_token=control_token, public_url=public_url,
+                      tls=tls, tls_cert=tls_cert, tls_key=tls_key,
                       allowed_hosts=[h for h in allowed_hosts.split(",") if h.strip()],
-                      **({"store": store} if store is not None and not parent else {}))
+                      store=None if parent else store)  # the parent serves nothing
         serving = Serving(host, port, server_name, idle_timeout, idp.tls_cert,
                           tls_cert is not None, idp.ssl_context(), control,
                           bool(control_token), store)

@@ -11,6 +11,13 @@ their own process group, which the tests check is empty afterwards), a real ``re
   what to do.  An unreachable ``--store`` is refused naming the URL (its password hidden),
   with and without workers.  Bad ``--workers`` and ``--store`` values name the option and
   where the value came from.
+- Across processes on one redis-server (two ``mockidp serve --store`` on their own ports, so
+  the spread is the test's; and ``--workers 2`` on one port): a code redeemed exactly once
+  under 32 concurrent attempts, refresh rotation and reuse detection, a ``times = N`` rule,
+  the clock, users, clients, keys and journal; a Redis restart answers 503
+  ``temporarily_unavailable`` meanwhile (health: 503 ``unavailable``), service resumes, and
+  no code is redeemed twice.
+- Health reports the store (``kind``, ``reachable``) and the answering ``pid``.
 """
 
 from __future__ import annotations
@@ -197,14 +204,6 @@ def test_a_bad_store_url_names_option_and_source(args: list[str], env: dict[str,
         f"unix://), got {named}" in result.output
 
 
-def test_one_worker_health_names_its_process() -> None:
-    with mockidp_serve("--port", "0") as served:
-        issuer = served.issuer()
-        assert issuer is not None and served.line("Server:") is not None
-        status, body = health(issuer.rpartition("/")[0])
-        assert status == 200 and body["status"] == "ok" and isinstance(body["pid"], int)
-
-
 # -- one provider over several processes (a real redis-server between them) ----------------------
 
 CONFIG = str(Path(__file__).resolve().parent.parent / "fixtures" / "config.toml")
@@ -383,3 +382,33 @@ def test_a_redis_restart_answers_503_meanwhile_and_redeems_nothing_twice(
     fresh = code_at(a)
     exactly_one_redeemed(concurrently([partial(redeem, pair[i % 2], fresh)
                                        for i in range(ATTEMPTS)]))
+
+
+def test_one_process_on_a_store_says_so_in_banner_and_health(redis_server: RedisServer) -> None:
+    with mockidp_serve("--port", "0", "--store", redis_server.url) as served:
+        issuer = served.issuer()
+        assert issuer is not None
+        assert served.line("Store:") == f"Store:     {redis_server.url}\n", served.output
+        assert served.line("Server:") is not None
+        status, body = health(issuer.rpartition("/")[0])
+        assert status == 200 and body["store"] == {"kind": "redis", "reachable": True,
+                                                   "url": redis_server.url}
+
+
+def test_without_a_store_health_says_memory() -> None:
+    with mockidp_serve("--port", "0") as served:
+        issuer = served.issuer()
+        assert issuer is not None and served.line("Server:") is not None
+        assert "Store:" not in served.output
+        status, body = health(issuer.rpartition("/")[0])
+        assert status == 200 and body["store"] == {"kind": "memory", "reachable": True}
+        assert body["status"] == "ok" and isinstance(body["pid"], int)
+
+
+def test_an_unreachable_store_from_the_config_names_the_file(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    config = tmp_path / "mockidp.toml"
+    config.write_text(f'store = "{url}"\n')
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--config", str(config)])
+    assert result.exit_code == 1
+    assert f"{config}: store: cannot reach Redis at {url}" in result.output
