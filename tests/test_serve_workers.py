@@ -368,6 +368,7 @@ def test_a_redis_restart_answers_503_meanwhile_and_redeems_nothing_twice(
     for base in pair:
         status, body = health(base)
         assert status == 503 and body["status"] == "unavailable"
+        assert body["error"] == "temporarily_unavailable"
         assert body["store"]["kind"] == "redis" and body["store"]["reachable"] is False
     lost = [redeem(pair[i % 2], code) for i, code in enumerate((redeemed, waiting) * 2)]
     assert {r.status_code for r in lost} == {503}

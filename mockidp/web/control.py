@@ -139,9 +139,11 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
         store = {"kind": status["store"], **{k: v for k, v in status.items() if k != "store"}}
         body: dict[str, Any] = {"status": "ok" if store["reachable"] else "unavailable",
                                 "version": __version__, "pid": os.getpid(), "store": store}
-        if store["reachable"]:
-            body["issuers"] = idp.issuers()
-        return json_response(body, 200 if store["reachable"] else 503, no_store=True)
+        if not store["reachable"]:  # also an RFC 6749 error body, as every 503 here
+            return json_response({"error": "temporarily_unavailable", "error_description":
+                                  "the shared store is unreachable", **body}, 503, no_store=True)
+        body["issuers"] = idp.issuers()
+        return json_response(body, no_store=True)
 
     @bp.post("/reset")
     def reset() -> Response:
