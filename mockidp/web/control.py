@@ -8,6 +8,7 @@ token set, every route but ``health`` needs ``Authorization: Bearer <token>``.
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -130,8 +131,19 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
 
     @bp.get("/health")
     def health() -> Response:
-        return json_response({"status": "ok", "version": __version__,
-                              "issuers": idp.issuers()})
+        """Up, which process answered (``pid``: the workers of ``--workers N`` differ) and
+        the store: ``{"kind": "memory" | "redis", "reachable": bool}`` (with ``url``, its
+        password hidden, and ``error`` when lost).  An unreachable store: 503, ``status``
+        ``unavailable``, until it answers again."""
+        status = idp.store_status()
+        store = {"kind": status["store"], **{k: v for k, v in status.items() if k != "store"}}
+        body: dict[str, Any] = {"status": "ok" if store["reachable"] else "unavailable",
+                                "version": __version__, "pid": os.getpid(), "store": store}
+        if not store["reachable"]:  # also an RFC 6749 error body, as every 503 here
+            return json_response({"error": "temporarily_unavailable", "error_description":
+                                  "the shared store is unreachable", **body}, 503, no_store=True)
+        body["issuers"] = idp.issuers()
+        return json_response(body, no_store=True)
 
     @bp.post("/reset")
     def reset() -> Response:

@@ -62,7 +62,14 @@ SCHEMAS: dict[str, Any] = {
                     "but a POST to the control API is JSON (no page of another site can send "
                     "one without a preflight)"},
     "Health": {"type": "object", "required": ["status"],
-               "properties": {"status": {"const": "ok"}, "version": {"type": "string"},
+               "properties": {"status": {"const": "ok"},
+                              "version": {"type": "string"}, "pid": {"type": "integer"},
+                              "store": {"type": "object", "required": ["kind", "reachable"],
+                                        "properties": {
+                                            "kind": {"enum": ["memory", "redis"]},
+                                            "reachable": {"type": "boolean"},
+                                            "url": {"type": "string"},
+                                            "error": {"type": "string"}}},
                               "issuers": {"type": "array", "items": {"type": "string"}}}},
     "UserIn": _record_in(USER_FIELDS),
     "User": {"type": "object", "properties": {
@@ -262,8 +269,11 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/_mockidp/": {"get": _op("The control API's routes and where they are described",
                                   ok_list, reads_input=False)},
-        "/_mockidp/health": {"get": _op("Is the provider up", {"200": _json(_ref("Health"))},
-                                        reads_input=False, protected=False)},
+        "/_mockidp/health": {"get": _op("Is the provider up", {
+            "200": _json(_ref("Health")),
+            "503": _json(_ref("Error"), "The shared store is unreachable: "
+                         "temporarily_unavailable, with the Health fields (status unavailable)"),
+        }, reads_input=False, protected=False)},
         "/_mockidp/reset": {"post": _op("Back to the config baseline (keys stay)", ok_list,
                                         "NoArguments", {})},
         "/_mockidp/openapi.json": {"get": _op("This document", ok_list, reads_input=False)},
