@@ -44,7 +44,9 @@ class MockIdP(Provider):
     ``allowed_hosts``, and no cross-origin or non-JSON POST (`mockidp.web.guard`).
     ``tls=True`` serves HTTPS with a self-signed certificate for localhost and 127.0.0.1 (made
     now, kept in ``keys_dir`` when one is given; its path is ``tls_cert``),
-    ``tls_cert``/``tls_key`` with your own PEM files instead.  All methods are thread-safe.
+    ``tls_cert``/``tls_key`` with your own PEM files instead.  ``store``, a Redis URL, shares
+    the state with every other provider on it (replicas: `mockidp.protocol.state`).  All
+    methods are thread-safe.
     """
 
     def __init__(
@@ -62,13 +64,14 @@ class MockIdP(Provider):
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
         allowed_hosts: Iterable[str] = (),
+        store: str | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
             raise MockIdPError(f"port: expected a port number from 0 to {MAX_PORT} (0: any "
                                f"free port), got {port!r}")
         super().__init__(config, keys_dir=keys_dir, interactive_login=interactive_login,
                          public_url=public_url, control=control, control_token=control_token,
-                         allowed_hosts=allowed_hosts)
+                         allowed_hosts=allowed_hosts, store=store)
         self.host = host
         self.port = port
         if host not in ("", "0.0.0.0", "::"):  # the control API answers on the bound host

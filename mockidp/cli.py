@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +16,8 @@ from mockidp.api import MAX_PORT, MockIdP
 from mockidp.core.errors import MockIdPError
 from mockidp.core.settings import SIGNING_ALGS, load_settings, with_profiles
 from mockidp.core.version import __version__
-
-BANNER = (
-    "mockidp {version}: a MOCK OAuth 2.0 / OpenID Connect provider for tests. "
-    "It accepts any client and user by default: never use it to protect anything real."
-)
+from mockidp.serve.workers import MAX_WORKERS, worker_index
+from mockidp.shared.connection import check_url, connect
 
 config_option = click.option(
     "--config", "config", envvar="MOCKIDP_CONFIG", type=click.Path(dir_okay=False),
@@ -36,10 +31,14 @@ host_option = click.option(
     "--host", envvar="MOCKIDP_HOST", default="127.0.0.1", show_default=True,
     help="Address to bind.  [env: MOCKIDP_HOST]",
 )
-class PortType(click.ParamType[int]):
-    """A TCP port, 0 to 65535; a bad value names where it came from (option or variable)."""
+class WholeNumber(click.ParamType[int]):
+    """A whole number within bounds; a bad value names where it came from (option or
+    variable) and what was expected."""
 
-    name = "port"
+    name = "integer"
+
+    def __init__(self, low: int, high: int, what: str, note: str = "") -> None:
+        self.low, self.high, self.what, self.note = low, high, what, note
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> int:
@@ -48,10 +47,29 @@ class PortType(click.ParamType[int]):
         else:
             text = str(value).strip()
             number = int(text) if text.lstrip("-").isdigit() else None
-        if number is not None and 0 <= number <= MAX_PORT:
+        if number is not None and self.low <= number <= self.high:
             return number
-        self.fail(f"expected a port number from 0 to {MAX_PORT} (0: any free port), "
+        self.fail(f"expected {self.what} from {self.low} to {self.high}{self.note}, "
                   f"got {value!r}{_from_env(param, ctx)}", param, ctx)
+
+
+def PortType() -> WholeNumber:
+    """A TCP port, 0 to 65535 (0: any free port)."""
+    return WholeNumber(0, MAX_PORT, "a port number", " (0: any free port)")
+
+
+class StoreType(click.ParamType[str]):
+    """A Redis URL (``redis://``, ``rediss://``, ``unix://``)."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        try:
+            return check_url(value, "store")
+        except MockIdPError:
+            self.fail("expected a Redis URL such as redis://127.0.0.1:6379/0 (redis://, "
+                      f"rediss:// or unix://), got {value!r}{_from_env(param, ctx)}", param, ctx)
 
 
 def _from_env(param: click.Parameter | None, ctx: click.Context | None) -> str:
@@ -180,103 +198,80 @@ def main() -> None:
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Logging level.  [env: MOCKIDP_LOG_LEVEL]",
 )
+@click.option(
+    "--store", envvar="MOCKIDP_STORE", default=None, metavar="URL", type=StoreType(),
+    help="Keep the provider's state in Redis at URL (redis://HOST:6379/0, rediss://..., "
+    "unix:///PATH), shared by every process given the same URL: workers and replicas behave "
+    "as one provider.  [env: MOCKIDP_STORE]",
+)
+@click.option(
+    "--workers", envvar="MOCKIDP_WORKERS", default=1, show_default=True,
+    type=WholeNumber(1, MAX_WORKERS, "a number of worker processes"),
+    help="Server processes on the one port, sharing state through --store (without it: an "
+    "embedded redis-server, when one is installed).  [env: MOCKIDP_WORKERS]",
+)
 def serve(
     host: str, port: int, config: str | None, keys_dir: str | None,
     interactive_login: bool | None, public_url: str | None, allowed_hosts: str,
     control_token: str | None, control: bool, tls: bool, tls_cert: str | None,
     tls_key: str | None, clock_skew: float | None, server_name: str, idle_timeout: float,
-    profiles: tuple[str, ...], log_level: str,
+    profiles: tuple[str, ...], log_level: str, store: str | None, workers: int,
 ) -> None:
     """Run the provider until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key (MOCKIDP_TLS_CERT, MOCKIDP_TLS_KEY) "
                                "go together: the certificate and its private key")
+    from mockidp.serve.run import Serving, run, run_parent  # the servers: only to serve
+
+    ctx = click.get_current_context()
+    index = worker_index()
+    parent = workers > 1 and index is None
     try:
         settings = with_profiles(load_settings(config), list(profiles), "MOCKIDP_PROFILES"
-                                 if not _given(click.get_current_context(), "profiles")
-                                 else "--profile")
+                                 if not _given(ctx, "profiles") else "--profile")
+        store = store or getattr(settings, "store", None)
+        if store is not None and index is None:  # unreachable: refused here, naming the URL
+            connect(store, "--store" if _given(ctx, "store") else "MOCKIDP_STORE").close()
         idp = MockIdP(config=settings, host=host, port=port, keys_dir=keys_dir,
                       interactive_login=interactive_login, control=control,
                       control_token=control_token, public_url=public_url, tls=tls,
                       tls_cert=tls_cert, tls_key=tls_key,
-                      allowed_hosts=[h for h in allowed_hosts.split(",") if h.strip()])
+                      allowed_hosts=[h for h in allowed_hosts.split(",") if h.strip()],
+                      **({"store": store} if store is not None and not parent else {}))
+        serving = Serving(host, port, server_name, idle_timeout, idp.tls_cert,
+                          tls_cert is not None, idp.ssl_context(), control,
+                          bool(control_token), store)
+        if not parent or keys_dir:
+            idp.load_keys()  # a bad key file stops start-up here, naming the file
+        if parent:  # the workers share the parent's certificate
+            files = [] if idp.tls_cert is None else ["--tls-cert", str(idp.tls_cert),
+                                                     "--tls-key", str(idp.tls_key)]
+            skip = {"host", "port", "store", "workers", "tls_cert", "tls_key"}
+            ctx.exit(run_parent(idp, serving, workers, [*_passed_on(ctx, skip), *files]))
         if clock_skew is not None:
             idp.set_clock(skew=clock_skew)
-        idp.load_keys()  # a bad key file stops start-up here, naming the file
         idp.make_keys_ahead()
-        from mockidp.serve import thread as servers  # the HTTP servers are imported only to serve
-
-        use_granian = server_name == "granian" or (
-            server_name == "auto" and not idp.tls and servers.granian_available())
-        if use_granian and idp.tls:
-            raise MockIdPError("--server granian: use --server werkzeug with --tls")
-        if use_granian and not servers.granian_available():
-            raise MockIdPError("--server granian: granian is not installed; "
-                               "pip install 'mockidp[server]'")
-        if use_granian:
-            bound_port = servers.free_port(host, port)
-            server = None
-        else:
-            server = servers.bind(idp, host, port, idp.ssl_context(), idle_timeout=idle_timeout)
-            bound_port = server.port
+        run(idp, serving, index)
     except MockIdPError as exc:
         _fail(exc)
-        return
-    lines: list[str] = []
-    base = f"{'https' if idp.tls else 'http'}://{host}:{bound_port}"
-    issuer = idp.issuer_url_for("default", base)
-    profile = idp.issuer("default").profile
-    lines.append(BANNER.format(version=__version__))
-    lines.append(f"Issuer:    {issuer}")
-    if idp.public_url:
-        lines.append(f"Listening: {base} (issuer URLs use the public URL)")
-    lines.append(f"Discovery: {idp.issuer('default').url(base, 'discovery')}")
-    lines += [f"{profile.title + ':':<10} issuer '{name}', iss {idp.issuer_url_for(name, base)}"
-              for profile, mount, name in idp.mounts() if mount == idp.issuer(name).mount]
-    if idp.tls_cert is not None:
-        if tls_cert is None:
-            from mockidp.serve.tls import certificate_names
 
-            what = "self-signed for " + ", ".join(certificate_names(idp.tls_cert))
+
+def _passed_on(ctx: click.Context, skip: set[str]) -> list[str]:
+    """The options of ``ctx`` given on its command line, but ``skip``, spelled again (for a
+    worker: those from the environment it inherits)."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None or param.name in skip \
+                or not _given(ctx, param.name):
+            continue
+        value = ctx.params[param.name]
+        if param.is_flag and param.secondary_opts:
+            args.append(param.opts[0] if value else param.secondary_opts[0])
         else:
-            what = "yours"
-        lines.append(f"TLS:       certificate {idp.tls_cert} ({what}; trust it with e.g. "
-                   "curl --cacert FILE, requests verify=FILE, NODE_EXTRA_CA_CERTS=FILE)")
-        if idp.public_url and not idp.public_url.startswith("https:"):
-            lines.append("Warning:   the public URL is not https:// but the server speaks HTTPS")
-    lines.append("Any other issuer is created on first use: " + base
-                 + profile.mount.replace("{issuer}", "{name}"))
-    if control:
-        protection = "bearer token required" if control_token else "no token: loopback, the " \
-            "public URL's host and allowed hosts may script it"
-        lines.append(f"Control:   {base}/_mockidp/ ({protection}; OpenAPI: "
-                     f"{base}/_mockidp/openapi.json)")
-        lines.append(f"Dashboard: {base}/")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        lines.append(f"Listening on {host}: reachable from other machines.")
-    lines.append(f"Server:    {'granian' if server is None else 'werkzeug'}; stop it with "
-                 "Ctrl-C (SIGINT) or SIGTERM")
-    if server is None:
-        # printed once the port accepts connections (granian binds in its own time)
-        servers.run_granian(idp, host, bound_port, banner=lines, idle_timeout=idle_timeout)
-        return
-    # a background job (`mockidp serve &`) starts with SIGINT ignored: stop on both, always
-    for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, _interrupt)
-    try:  # a signal may come as soon as the banner is out
-        click.echo("\n".join(lines))
-        sys.stdout.flush()
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGINT and SIGTERM end `serve` cleanly (the server closes its socket)."""
-    raise KeyboardInterrupt
+            args += [part for item in (value if param.multiple else [value])
+                     for part in (param.opts[0], str(item))]
+    return args
 
 
 def _claim_value(raw: str) -> Any:

@@ -16,14 +16,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from mockidp.core.clock import Clock, seconds_arg
+from mockidp.core.clock import seconds_arg
 from mockidp.core.device_codes import DeviceAnswer
-from mockidp.core.errors import MockIdPError, NotFound
-from mockidp.core.journal import Exchange, Journal
+from mockidp.core.errors import MockIdPError, NotFound, OAuthError
+from mockidp.core.journal import Exchange
 from mockidp.core.model import EMPTY, Client, EndpointRequest, Outcome, User
 from mockidp.core.settings import (
     ISSUER_NAME,
-    PROFILE_KEYS,
     RESERVED_ISSUERS,
     SIGNING_ALGS,
     Settings,
@@ -34,7 +33,8 @@ from mockidp.core.settings import (
     user_from_args,
 )
 from mockidp.profiles import Profile
-from mockidp.profiles.catalog import BAD_KINDS, ENDPOINT_NAMES, PROFILES, make_bad_token
+from mockidp.profiles.catalog import BAD_KINDS, ENDPOINT_NAMES, make_bad_token
+from mockidp.profiles.declared import declared_profiles
 from mockidp.profiles.generic import GENERIC
 from mockidp.protocol.device import answer_device, approval_claims
 from mockidp.protocol.exchange import Exchanges
@@ -42,9 +42,10 @@ from mockidp.protocol.extra import ExtraEndpoint
 from mockidp.protocol.issuer import Issuer
 from mockidp.protocol.minting import mint_claims
 from mockidp.protocol.outbound import Outbound
+from mockidp.protocol.state import MemoryState, ProviderState
 from mockidp.protocol.table import endpoint_table
 from mockidp.scripting.dashboard import JOURNAL_LIMIT, dashboard_data, issuer_data
-from mockidp.scripting.rules import Rule, RuleBook, parse_rule
+from mockidp.scripting.rules import Rule, parse_rule
 from mockidp.tokens.inspect import inspect_token
 from mockidp.tokens.signer import sign
 
@@ -52,41 +53,15 @@ DEFAULT_PORT = 8080
 MAX_ISSUERS = 1000
 
 
-def declared_profiles(settings: Settings) -> dict[str, tuple[Profile, Mapping[str, Any]]]:
-    """The issuers of ``settings`` that imitate a named provider: their profile and options
-    (defaults filled in).  A bad profile, option or clashing mount raises `MockIdPError`
-    naming the file and field."""
-    found: dict[str, tuple[Profile, Mapping[str, Any]]] = {}
-    taken: dict[str, str] = {}
-    for name, own in settings.issuers.items():
-        kind = own.get("profile", "generic")
-        where = f"{settings.source}: issuers.{name}"
-        profile = PROFILES.get(kind)
-        if profile is None:
-            raise MockIdPError(f"{where}.profile: expected one of {', '.join(PROFILES)}, "
-                               f"got {kind!r}")
-        given = {k: own[k] for k in PROFILE_KEYS[1:] if k in own}
-        for key in given:
-            if key not in profile.options:
-                takes = ", ".join(profile.options) or "none"
-                raise MockIdPError(f"{where}.{key}: the {kind} profile takes no {key!r} "
-                                   f"(its options: {takes})")
-        if not profile.fixed:
-            continue
-        options = {**{k: v for k, v in profile.options.items() if v is not None},
-                   **profile.option_defaults(name), **given}
-        try:
-            profile.check(options)
-        except ValueError as exc:
-            raise MockIdPError(f"{where}.{exc}") from None
-        profile = profile.for_options(options)  # its paths from the root are claimed too
-        for mount in (*profile.mounts(name, options), *profile.root_paths.values()):
-            if mount in taken:
-                raise MockIdPError(f"{where}: mount {mount or '/'!r} is already issuer "
-                                   f"'{taken[mount]}'s; give one of them another mount")
-            taken[mount] = name
-        found[name] = (profile, MappingProxyType(options))
-    return found
+def state_for(store: str | None, settings: Settings) -> ProviderState:
+    """The state of a provider: in this process, or in the Redis at ``store`` (the argument,
+    else the config's), reached now (`MockIdPError` naming the URL if it cannot be)."""
+    url = store if store is not None else settings.store
+    if url is None:
+        return MemoryState()
+    from mockidp.shared.state import RedisState  # lazy: redis is imported only for a store
+
+    return RedisState(url, "store" if store is not None else f"{settings.source}: store")
 
 
 class Provider:
@@ -94,7 +69,9 @@ class Provider:
 
     ``config`` is a path to a TOML/JSON file, a mapping of the same shape, or `Settings`.
     ``public_url`` fixes the base of every issuer URL, whatever host name a request used;
-    ``keys_dir`` keeps signing keys between runs.  All methods are thread-safe.
+    ``keys_dir`` keeps signing keys between runs.  ``store`` (or the config's ``store``), a
+    Redis URL, shares the state with every provider using it (`mockidp.protocol.state`);
+    its signing keys then live there.  All methods are thread-safe.
     """
 
     def __init__(
@@ -107,6 +84,7 @@ class Provider:
         control: bool = True,
         control_token: str | None = None,
         allowed_hosts: Iterable[str] = (),
+        store: str | None = None,
     ) -> None:
         settings = load_settings(config)
         public = public_url if public_url is not None else settings.public_url
@@ -129,9 +107,11 @@ class Provider:
         # Host names the control API and dashboard answer, besides loopback and the public
         # URL's host (against DNS rebinding); "*" is any
         self.allowed_hosts = frozenset(h.strip().lower() for h in hosts)
-        self.clock = Clock()
-        self.rules = RuleBook()
-        self.journal = Journal(settings.journal_size, settings.journal_bytes)
+        self.state = state_for(store, settings)
+        self.clock = self.state.clock()
+        self.rules = self.state.rules(
+            lambda spec: parse_rule(spec, "rule", tuple(BAD_KINDS), ENDPOINT_NAMES))
+        self.journal = self.state.journal(settings.journal_size, settings.journal_bytes)
         self._issuers: dict[str, Issuer] = {}
         self._lock = threading.Lock()
         self.outbound = Outbound()  # the provider's own requests, bounded (all issuers)
@@ -148,7 +128,12 @@ class Provider:
                                    self.issuer_of)
         self.endpoints = endpoint_table(self.exchanges, lambda: self.control_token)
         self.extras = ExtraEndpoint(self.exchanges)  # the endpoints only a profile has
-        self.reset()
+        handle = self.state.wrap(self.handle)
+        if handle != self.handle:  # shared: its versions are read once per request
+            self.handle = handle  # type: ignore[method-assign,assignment]
+        self.state.on_reset(self._forget_local, self._baseline)
+        if self.state.first_start():  # else the state others share is kept as it is
+            self.reset()
 
     @property
     def url(self) -> str:
@@ -211,7 +196,22 @@ class Provider:
         """Back to the config baseline: run-time users, clients and rules are dropped (config
         rules start over), codes, tokens, sessions and the journal are forgotten, the clock is
         back to its configured state.  Issuers made on first use are forgotten (their keys
-        too); the declared ones and ``default`` keep their keys."""
+        too); the declared ones and ``default`` keep their keys.  On a shared store, for
+        every provider using it."""
+        self.state.wipe(self.declared)
+        self._forget_local()
+        self._baseline()
+
+    def _forget_local(self) -> None:
+        """Forget this process's own copies: issuers made on first use, local caches."""
+        with self._lock:
+            for name in [n for n in self._issuers if n not in self.declared]:
+                del self._issuers[name]  # in place: the exchanges hold this dict's lookup
+        for issuer in list(self._issuers.values()):
+            issuer.forget_local()
+
+    def _baseline(self) -> None:
+        """The config's clock and rules, an empty journal and issuer stores."""
         self.clock.reset()
         clock = self.settings.clock
         if clock.skew:
@@ -223,11 +223,17 @@ class Provider:
             self.rules.add(dataclasses.replace(rule, fired=0, misses=type(rule.misses)(maxlen=3),
                                                seen_endpoint=False))
         self.journal.clear()
-        with self._lock:
-            for name in [n for n in self._issuers if n not in self.declared]:
-                del self._issuers[name]  # in place: the exchanges hold this dict's lookup
         for issuer in list(self._issuers.values()):
-            issuer.reset()
+            issuer.store.clear()
+
+    def store_status(self) -> dict[str, Any]:
+        """Where the state lives and whether it answers: ``store`` (``memory`` or ``redis``),
+        ``reachable``, and when it is not, ``error`` (for the health check)."""
+        return self.state.status()
+
+    def unavailable(self, error: Exception) -> OAuthError | None:
+        """``temporarily_unavailable`` (503) when ``error`` is the shared store being lost."""
+        return self.state.unavailable(error)
 
     # -- issuers, users, clients --------------------------------------------------------------
     def issuer(self, name: str = "default") -> Issuer:
@@ -240,7 +246,8 @@ class Provider:
         with self._lock:
             found = self._issuers.get(name)
             if found is None:
-                if len(self._issuers) >= MAX_ISSUERS:
+                if len(self._issuers) >= MAX_ISSUERS or not self.state.claim_issuer(
+                        name, MAX_ISSUERS):
                     raise NotFound(f"too many issuers (at most {MAX_ISSUERS})")
                 # only declared issuers keep their keys in the keys directory: one made
                 # on first use by any request must not leave files behind, and its RSA
@@ -249,10 +256,15 @@ class Provider:
                 declared = name in self.declared
                 profile, options = self._profiles.get(name, (GENERIC, EMPTY))
                 settings = self.settings.issuer(name, profile.defaults)
-                found = Issuer(name, settings, self.keys_dir if declared else None,
-                               outbound=self.outbound, store_limit=self.settings.store_limit,
-                               first_use=not declared and not settings.strict,
-                               profile=profile, options=options)
+                keys_dir = self.keys_dir if declared else None
+                pooled = not declared and not settings.strict
+                found = Issuer(name, settings, keys_dir, outbound=self.outbound,
+                               store_limit=self.settings.store_limit, first_use=pooled,
+                               profile=profile, options=options,
+                               keys=self.state.keys(name, keys_dir, pooled),
+                               store=self.state.issuer_store(name, settings.users,
+                                                             settings.clients,
+                                                             self.settings.store_limit))
                 self._issuers[name] = found
             return found
 
@@ -267,7 +279,7 @@ class Provider:
 
     def issuers(self) -> list[str]:
         """Names of the issuers that exist so far (``default`` and any used or declared)."""
-        for name in ("default", *self.settings.issuers):
+        for name in ("default", *self.settings.issuers, *self.state.issuer_names()):
             self.issuer(name)
         return list(self._issuers)
 

@@ -211,6 +211,7 @@ PLUMBING = {  # protocol modules that implement no RFC themselves: the shared ma
     "mockidp.protocol.grants",  # the registry
     "mockidp.protocol.exchange",  # request → rules → journal
     "mockidp.protocol.issuer",  # one issuer's state
+    "mockidp.protocol.state",  # the provider-wide state, in memory or shared
     "mockidp.protocol.table",  # the endpoint table
 }
 

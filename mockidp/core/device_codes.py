@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from mockidp.core.errors import (
     AccessDenied,
@@ -90,6 +90,21 @@ class DeviceAnswer:
     approve: bool
     user_id: str | None = None
     login_claims: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+
+
+class Devices(Protocol):
+    """The device authorization requests of one issuer: `DeviceStore` in memory, or a
+    shared store.  Every method is atomic; each returns copies."""
+
+    def __len__(self) -> int: ...
+    def create(self, client_id: str, scopes: tuple[str, ...], audience: tuple[str, ...],
+               now: float, lifetime: int, interval: int) -> DeviceAuthorization: ...
+    def pending(self, user_code: str, now: float) -> DeviceAuthorization | None: ...
+    def answer(self, user_code: str | None, answer: DeviceAnswer, now: float
+               ) -> DeviceAuthorization | None: ...
+    def script(self, answer: DeviceAnswer) -> bool: ...
+    def peek(self, device_code: str) -> DeviceAuthorization | None: ...
+    def poll(self, device_code: str, client_id: str, now: float) -> DeviceAuthorization: ...
 
 
 class DeviceStore:

@@ -16,6 +16,7 @@ Shape (all keys optional)::
     device_code_lifetime = 600        # RFC 8628 expires_in; device_poll_interval = 5 (interval)
     journal_size = 1000               # exchanges kept in the journal (a ring buffer)
     journal_bytes = 8388608           # ... and about this many bytes of them (8 MiB)
+    store = "redis://127.0.0.1:6379/0" # state shared by several processes (default: in memory)
     clock = { skew = 0 }              # or { freeze = "2030-01-01T00:00:00Z" }
     [[rules]]                         # scripted behaviour, see mockidp.scripting.rules
     endpoint = "token"
@@ -143,6 +144,7 @@ class Settings:
     journal_size: int = 1000
     journal_bytes: int = 8 * 1024 * 1024  # the journal's estimated size (oldest go first)
     store_limit: int = 10_000  # records of each kind an issuer keeps (oldest go first)
+    store: str | None = None  # a Redis URL: state shared by every process using it
 
     def issuer(self, name: str, defaults: Mapping[str, Any] = EMPTY) -> IssuerSettings:
         """Effective settings for issuer ``name`` (declared or not): its own, else the top
@@ -214,7 +216,7 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
     check = Checker(source)
     check.keys(data, (*ISSUER_KEYS, "users", "clients", "issuers", "rules", "clock",
                       "journal_size", "journal_bytes", "store_limit", "public_url",
-                      "allowed_hosts"), "")
+                      "allowed_hosts", "store"), "")
     base = issuer_fields(check, data, "")
     all_users = users(check, data.get("users", {}), "users")
     all_clients = clients(check, data.get("clients", {}), "clients")
@@ -263,7 +265,19 @@ def parse_settings(data: Mapping[str, Any], source: str) -> Settings:
         journal_size=journal_size,
         journal_bytes=journal_bytes,
         store_limit=store_limit,
+        store=store_url(check, data["store"]) if "store" in data else None,
     )
+
+
+STORE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def store_url(check: Checker, value: Any) -> str:
+    """The ``store`` key: a Redis URL (reached when the provider starts)."""
+    if not isinstance(value, str) or not value.startswith(STORE_SCHEMES):
+        raise check.fail("store", "a Redis URL such as redis://127.0.0.1:6379/0 (redis://, "
+                         "rediss:// or unix://)", value)
+    return value
 
 
 def with_profiles(settings: Settings, specs: list[str], where: str) -> Settings:

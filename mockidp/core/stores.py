@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 
-from mockidp.core.device_codes import DeviceStore
+from mockidp.core.device_codes import DeviceStore, Devices
 from mockidp.core.model import Client, User
 from mockidp.core.records import (
     CodeRecord,
@@ -43,7 +43,10 @@ class IssuerStore(Protocol):
     ``now`` is always the provider clock.  Each method is atomic; none blocks for long.
     """
 
-    devices: DeviceStore  # RFC 8628 device authorization requests
+    @property
+    def devices(self) -> Devices:
+        """RFC 8628 device authorization requests."""
+        ...
 
     def clear(self) -> None:
         """Forget everything but the configured users and clients (`Provider.reset`)."""

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from mockidp.core.errors import InvalidRequest, OAuthError, ScriptedFault
+from mockidp.core.errors import InvalidRequest, OAuthError, ScriptedFault, TemporarilyUnavailable
 from mockidp.core.model import (
     REQUEST_TYPES,
     EndpointRequest,
@@ -87,6 +87,8 @@ class Provider(Protocol):
 
     def mounts(self) -> list[tuple[Profile, str, str]]: ...
 
+    def unavailable(self, error: Exception) -> OAuthError | None: ...
+
 
 class Fallback(Protocol):
     """A WSGI app for the paths that are no protocol endpoint, saying which it serves."""
@@ -135,9 +137,13 @@ class ProtocolAdapter:
         method = environ.get("REQUEST_METHOD") or "GET"
         try:
             answer = self._answer(environ, method, path, match)
-        except Exception:
-            log.exception("mockidp: unexpected error on %s %s", method, path)
-            answer = server_error_parts()
+        except Exception as exc:
+            lost = self.provider.unavailable(exc)  # the shared store: 503, not a bug
+            if lost is not None:
+                answer = self._error(match, lost)
+            else:
+                log.exception("mockidp: unexpected error on %s %s", method, path)
+                answer = server_error_parts()
         route = match.route
         origin = environ.get("HTTP_ORIGIN")
         if origin and route.cors:
@@ -177,8 +183,9 @@ class ProtocolAdapter:
 
     def _error(self, match: Match, error: OAuthError) -> Answer:
         """A protocol error: a page on browser-facing endpoints, else JSON in the profile's
-        shape (RFC 6749 §5.2 for the generic profile)."""
-        if match.route.browser:
+        shape (RFC 6749 §5.2 for the generic profile).  A lost shared store is JSON
+        everywhere (RFC 6749 §5.2 ``temporarily_unavailable``, 503): retried, not read."""
+        if match.route.browser and not isinstance(error, TemporarilyUnavailable):
             return error_page_parts(self.renderer, error.status, error.error,
                                     error.description)
         return error_parts(error, match.profile.error_body(error, match.route.endpoint))

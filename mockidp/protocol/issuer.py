@@ -32,7 +32,8 @@ class Issuer:
     def __init__(self, name: str, settings: IssuerSettings, keys_dir: Path | None,
                  store: IssuerStore | None = None, profile: Profile = GENERIC,
                  outbound: Outbound | None = None, store_limit: int = STORE_LIMIT,
-                 first_use: bool = False, options: Mapping[str, Any] | None = None) -> None:
+                 first_use: bool = False, options: Mapping[str, Any] | None = None,
+                 keys: KeySet | None = None) -> None:
         self.name = name
         self.settings = settings
         self.profile = profile  # where its endpoints live (paths come only from here)
@@ -43,7 +44,7 @@ class Issuer:
         self.mount = self.mounts[0]
         self._jwks: tuple[object, Mapping[str, Any]] | None = None
         # made on first use (not declared): cheap RSA keys from the shared prime pool
-        self.keys = KeySet(name, keys_dir, pooled=first_use)
+        self.keys = keys if keys is not None else KeySet(name, keys_dir, pooled=first_use)
         self.store: IssuerStore = store if store is not None else MemoryStore(
             settings.users, settings.clients, store_limit)
         self._adhoc: dict[str, Client] = {}
@@ -125,5 +126,9 @@ class Issuer:
     def reset(self) -> None:
         """Back to the config baseline; keys stay."""
         self.store.clear()
+        self.forget_local()
+
+    def forget_local(self) -> None:
+        """Drop what this process alone remembers (another process reset the shared store)."""
         self.assertions.clear()
         self._adhoc.clear()  # `documents` stay: they depend on the settings alone

@@ -207,9 +207,19 @@ class RuleBook:
             same_place = (rule.match.endpoint in (None, ctx.endpoint)
                           and rule.match.issuer in (None, ctx.issuer))
             if same_place:
-                rule.seen_endpoint = True
-                rule.misses.append(miss)
+                self._missed(rule, miss)
         return found
+
+    def _missed(self, rule: Rule, miss: str) -> None:
+        """Note why ``rule`` did not match a request at its endpoint (caller holds the lock)."""
+        rule.seen_endpoint = True
+        rule.misses.append(miss)
+
+    def _claim(self, rule: Rule) -> bool:
+        """Spend one of ``rule``'s times before its effect applies; False if none is left
+        (a shared rule book may have lost it to another process).  Caller holds the lock."""
+        rule.fired += 1
+        return True
 
     def before(self, ctx: RuleContext) -> EarlyAnswer:
         """Phase 1: delays add up; the first error or fault answers (see module docstring)."""
@@ -219,7 +229,8 @@ class RuleBook:
             delay = 0.0
             fired: list[str] = []
             for rule in self._candidates(ctx, early=True):
-                rule.fired += 1
+                if not self._claim(rule):
+                    continue
                 fired.append(rule.id)
                 if rule.delay is not None:
                     delay += rule.delay.duration()
@@ -240,7 +251,8 @@ class RuleBook:
             delay = 0.0
             fired: list[str] = []
             for rule in self._candidates(ctx, early=False, kinds=kinds):
-                rule.fired += 1
+                if not self._claim(rule):
+                    continue
                 fired.append(rule.id)
                 for kind, edit in rule.claims.items():
                     layers.setdefault(kind, []).append(edit.layer(ctx.template))

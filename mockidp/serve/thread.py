@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockidp.core.errors import MockIdPError
@@ -55,8 +57,10 @@ def _quiet_handler(idle_timeout: float = 30.0) -> type[WSGIRequestHandler]:
     return QuietHandler
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket; port in use → `MockIdPError` (werkzeug would exit the process)."""
+def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A listening socket; port in use → `MockIdPError` (werkzeug would exit the process).
+    ``reuse_port``: with ``SO_REUSEPORT``, sharing the port with the other workers
+    (`mockidp.serve.workers`)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         family, _, _, _, address = infos[0]
@@ -65,6 +69,8 @@ def _listen(host: str, port: int) -> socket.socket:
         raise MockIdPError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(128)
     except OSError as exc:
@@ -96,15 +102,16 @@ def _with_abort(app: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def bind(idp: Provider, host: str, port: int, context: ssl.SSLContext | None = None,
-         idle_timeout: float = 30.0) -> BaseWSGIServer:
+         idle_timeout: float = 30.0, reuse_port: bool = False) -> BaseWSGIServer:
     """Bind a threaded werkzeug server for ``idp``; port in use → `MockIdPError`.
 
     With a TLS ``context`` the server speaks HTTPS.  The TLS handshake happens in the request's own
     thread (under the handler's timeout), not in the accepting loop, so a client that connects
     and says nothing cannot stall everyone else; a connection that sends nothing for
-    ``idle_timeout`` seconds (idle, or stalled in a request) is closed.
+    ``idle_timeout`` seconds (idle, or stalled in a request) is closed.  ``reuse_port``: one
+    of several workers on the port (`mockidp.serve.workers`).
     """
-    sock = _listen(host, port)
+    sock = _listen(host, port, reuse_port)
     try:
         from werkzeug.serving import make_server
 
@@ -180,7 +187,7 @@ BACKLOG = 4096  # connections waiting to be taken
 
 
 def run_granian(idp: Provider, host: str, port: int, banner: list[str] | None = None,
-                idle_timeout: float = IDLE_TIMEOUT) -> None:
+                idle_timeout: float = IDLE_TIMEOUT, worker: bool = False) -> None:
     """Serve ``idp`` with granian until interrupted, in THIS process.
 
     Granian's HTTP runtime (Rust) runs in a thread of this process and calls the WSGI app
@@ -195,6 +202,9 @@ def run_granian(idp: Provider, host: str, port: int, banner: list[str] | None = 
     (granian's HTTP/2 detection waits for the first bytes without a timeout); a body stalled
     that long is closed by the `StallWatch` (Linux).  Up to `CONNECTIONS` connections are
     taken at once (the file limit raised to allow them), the next wait in the listen queue.
+
+    ``worker``: one of several on the port (`mockidp.serve.workers`; granian's listener has
+    ``SO_REUSEPORT``): the banner is printed once THIS process's own socket listens.
     """
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
@@ -220,7 +230,11 @@ def run_granian(idp: Provider, host: str, port: int, banner: list[str] | None = 
         import time
 
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while worker and time.monotonic() < deadline:
+            if listening_here(port):
+                break
+            time.sleep(0.005)
+        while not worker and time.monotonic() < deadline:
             try:
                 socket.create_connection((str(address), port), timeout=0.5).close()
                 break
@@ -236,6 +250,31 @@ def run_granian(idp: Provider, host: str, port: int, banner: list[str] | None = 
         backlog=BACKLOG, backpressure=max(connections, 64),
         http1_settings=HTTP1Settings(header_read_timeout=int(idle_timeout * 1000)),
     ).serve(target_loader=lambda *args, **kwargs: app, wrap_loader=False)
+
+
+def listening_here(port: int) -> bool:
+    """Whether THIS process holds a socket listening on TCP ``port`` (Linux ``/proc``;
+    elsewhere: whether anything on 127.0.0.1 answers there)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        return False
+    inodes = set()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes and \
+                        int(fields[1].rpartition(":")[2], 16) == port:
+                    return True
+    return False
 
 
 def _raise_file_limit(wanted: int) -> int:

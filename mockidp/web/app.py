@@ -110,6 +110,9 @@ def flask_app(idp: Provider) -> Flask:
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception) -> Response:
+        lost = idp.unavailable(error)  # the shared store: 503 temporarily_unavailable
+        if lost is not None:
+            return on_oauth_error(lost)
         log.exception("mockidp: unexpected error on %s %s", request.method, request.path)
         response = Response(SERVER_ERROR_BODY, status=500, mimetype="application/json")
         response.headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})

@@ -8,6 +8,7 @@ token set, every route but ``health`` needs ``Authorization: Bearer <token>``.
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -130,7 +131,8 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
 
     @bp.get("/health")
     def health() -> Response:
-        return json_response({"status": "ok", "version": __version__,
+        """Up, and which process answered (``pid``: the workers of ``--workers N`` differ)."""
+        return json_response({"status": "ok", "version": __version__, "pid": os.getpid(),
                               "issuers": idp.issuers()})
 
     @bp.post("/reset")

@@ -63,6 +63,7 @@ SCHEMAS: dict[str, Any] = {
                     "one without a preflight)"},
     "Health": {"type": "object", "required": ["status"],
                "properties": {"status": {"const": "ok"}, "version": {"type": "string"},
+                              "pid": {"type": "integer"},
                               "issuers": {"type": "array", "items": {"type": "string"}}}},
     "UserIn": _record_in(USER_FIELDS),
     "User": {"type": "object", "properties": {
