@@ -331,8 +331,11 @@ def verified(token: str, jwks: dict[str, Any], issuer: str, audience: str) -> di
     return claims
 
 
-def requests_flow(run: Deployment, jwks: dict[str, Any], username: str) -> Flow:
-    """The code flow with PKCE and a nonce as a browser and a plain requests back end run it."""
+def requests_flow(run: Deployment, jwks: dict[str, Any], username: str,
+                  replay: bool = True) -> Flow:
+    """The code flow with PKCE and a nonce as a browser and a plain requests back end run it;
+    ``replay``: then the same code again, refused (3 or 4 requests: under strict round-robin,
+    flows of both lengths start at either replica)."""
     flow = Flow()
     verifier, challenge = pkce_pair()
     state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
@@ -353,6 +356,8 @@ def requests_flow(run: Deployment, jwks: dict[str, Any], username: str) -> Flow:
     claims = verified(body["id_token"], jwks, run.issuer, CLIENT[0])
     assert (claims["sub"], claims["nonce"]) == (username, nonce)
     assert verified(body["access_token"], jwks, run.issuer, CLIENT[0])["sub"] == username
+    if not replay:
+        return flow
     again = requests.post(f"{run.issuer}/token", auth=CLIENT, data=redeem, timeout=HTTP_TIMEOUT)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant", again.text
     flow.others.append(served_by(again))  # a code is redeemed once, whichever replica is asked
@@ -392,7 +397,8 @@ def test_both_replicas_publish_one_issuer_and_one_jwks(replicas: Deployment) -> 
 
 def test_the_code_flow_works_across_the_replicas(replicas: Deployment) -> None:
     jwks = jwks_of(f"{replicas.issuer}/jwks")
-    flows = [requests_flow(replicas, jwks, ("alice", "bob")[n % 2]) for n in range(FLOWS)]
+    flows = [requests_flow(replicas, jwks, ("alice", "bob")[n % 2], replay=n % 2 == 0)
+             for n in range(FLOWS)]
     assert len(flows) == FLOWS
     assert_spread(flows, replicas)
 
@@ -404,6 +410,28 @@ def test_the_code_flow_works_across_the_replicas_four_at_a_time(replicas: Deploy
                               range(PARALLEL_FLOWS)))
     assert len(flows) == PARALLEL_FLOWS
     assert_spread(flows, replicas)
+
+
+def test_one_journal_and_each_answer_from_the_replica_nginx_names(replicas: Deployment) -> None:
+    """Whichever replica is asked, the journal lists every exchange of every replica; and
+    the ``pid`` of /_mockidp/health is that of the process nginx names in X-Served-By."""
+    for _ in range(4):
+        health = requests.get(f"{replicas.base}/_mockidp/health", timeout=HTTP_TIMEOUT)
+        assert health.status_code == 200, health.text
+        assert health.json()["pid"] == replicas.replicas[served_by(health)].process.pid
+    cleared = requests.delete(f"{replicas.base}/_mockidp/journal", timeout=HTTP_TIMEOUT)
+    assert cleared.status_code == 204, cleared.text
+    jwks = jwks_of(f"{replicas.issuer}/jwks")
+    flows = [requests_flow(replicas, jwks, "alice") for _ in range(5)]
+    assert {flow.token for flow in flows} | {flow.login for flow in flows} == set(
+        replicas.replicas)
+    for address in replicas.replicas:
+        calls = requests.get(f"http://{address}/_mockidp/journal", timeout=HTTP_TIMEOUT,
+                             params={"endpoint": "token"}).json()["calls"]
+        assert [c["status"] for c in calls] == [200, 400] * 5, (address, calls)
+        logins = requests.get(f"http://{address}/_mockidp/journal", timeout=HTTP_TIMEOUT,
+                              params={"endpoint": "login"}).json()["calls"]
+        assert len(logins) == 5, (address, logins)
 
 
 def authlib_flow(run: Deployment, metadata: dict[str, Any], username: str) -> Flow:
