@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import os
 import re
@@ -160,26 +159,20 @@ def read_calls(pid: int) -> int:
     return 0
 
 
-def redis_address_of(pid: int) -> tuple[str, int] | str | None:
-    """Where an embedded redis-server listens, from its command line or config file."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    except OSError:
-        return None
-    options = dict(itertools.pairwise(argv))
-    if options.get("--unixsocket"):
-        return options["--unixsocket"]
-    if options.get("--port", "0") != "0":
-        return "127.0.0.1", int(options["--port"])
-    config = next((a for a in argv[1:] if a.endswith(".conf")), None)
-    if config:
-        with contextlib.suppress(OSError):
-            settings = dict(line.split(None, 1) for line in Path(config).read_text().splitlines()
-                            if line.strip() and not line.startswith("#") and " " in line)
-            if settings.get("unixsocket"):
-                return settings["unixsocket"].strip()
-            if settings.get("port", "0").strip() != "0":
-                return "127.0.0.1", int(settings["port"])
+def redis_address_of(pid: int, banner: Sequence[str]) -> tuple[str, int] | str | None:
+    """Where the embedded redis-server listens: the banner's ``Store:`` line, or its process
+    title (redis-server shows ``unixsocket:PATH`` or ``HOST:PORT`` there)."""
+    for line in banner:
+        match = re.match(r"Store:.*?\b(unix://(\S+)|redis://([^:/\s]+):(\d+))", line)
+        if match:
+            return match[2] if match[2] else (match[3], int(match[4]))
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[0].split()[1]
+        if title.startswith("unixsocket:"):
+            return title.removeprefix("unixsocket:")
+        host, _, port = title.rpartition(":")
+        if port != "0":
+            return "127.0.0.1" if host in ("*", "") else host, int(port)
     return None
 
 
@@ -278,7 +271,7 @@ def measure(variant: Variant, profile: Profile, gen: str | None, redis: str) -> 
         members = harness.process_tree(server.pid)
         if variant.store == "embedded":
             redis_pid = next((m for m in members if comm(m) == "redis-server"), None)
-            address = redis_address_of(redis_pid) if redis_pid else None
+            address = redis_address_of(redis_pid, server.output) if redis_pid else None
         before = Snapshot.take(server.pid, redis_pid, address)
         row = drive(gen, server, profile.duration_s)
         after = Snapshot.take(server.pid, redis_pid, address)
