@@ -133,3 +133,49 @@ def test_quick_benchmark_run_reports_every_figure(tmp_path: Path) -> None:
     for text in ("tokens/s", "p99 ms", "round trips/s", "req/s", "targets"):
         assert text in stdout, text
     assert "PASS" in stdout or "MISS" in stdout
+
+
+WORKERS = ROOT / "benchmarks" / "workers.py"
+
+
+def test_quick_workers_benchmark_reports_every_figure(tmp_path: Path) -> None:
+    """benchmarks/workers.py: every variant this checkout offers, each with its figures."""
+    out = tmp_path / "workers.json"
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKERS), "--quick", "--json", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"benchmarks/workers.py --quick took over 150 s\n{stdout}\n{stderr}")
+    assert proc.returncode == 0, stdout + stderr
+    data = json.loads(out.read_text())
+    variants = data["variants"]
+    assert "workers 1, in memory" in variants
+    if not data["environment"]["notes"]:  # --workers, --store and redis-server are all here
+        assert set(variants) == {"workers 1, in memory", "workers 1, Redis", "workers 2, Redis",
+                                 "workers 2, embedded Redis",
+                                 "workers 1, in memory, on CPU 0 only"}
+        assert [row["name"].split(" vs ")[0] for row in data["targets"]] == [
+            "--workers 2 with Redis"] * 2
+        assert {row["result"] for row in data["targets"]} <= {"PASS", "MISS"}
+    for name, variant in variants.items():
+        row = variant["median"]
+        for key in ("per_s", "p50_ms", "p99_ms", "server_cpu_pct", "generator_cpu_pct",
+                    "server_ms_per_token"):
+            assert _positive(row[key]), (name, key, row)
+        assert row["errors"] == 0, (name, row)
+        # --workers 2: two workers (and the parent that started them)
+        assert (row["server_processes"] >= 2) == name.startswith("workers 2"), (name, row)
+        if "Redis" in name:
+            for key in ("redis_cpu_pct", "redis_ms_per_token", "redis_commands_per_token",
+                        "redis_round_trips_per_token"):
+                assert _positive(row[key]), (name, key, row)
+        else:
+            assert row["redis_commands_per_token"] is None, (name, row)
+    for text in ("tokens/s", "round trips/tok", "gen CPU%", "redis CPU%"):
+        assert text in stdout, text
