@@ -31,11 +31,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MOCKIDP_LOG_LEVEL=info
 
 # Only pyproject.toml, README.md and the package are sent (see .dockerignore).  The
-# "server" extra adds granian, the faster HTTP server `mockidp serve` picks when present.
+# "server" extra adds granian, the faster HTTP server `mockidp serve` picks when present; the
+# "redis" extra adds redis-py, for replicas sharing one store (MOCKIDP_STORE, examples/replicas).
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY mockidp ./mockidp
-RUN pip install --no-cache-dir .[server] \
+RUN pip install --no-cache-dir .[server,redis] \
     && cd / && rm -rf /src \
     && groupadd --system --gid 10001 mockidp \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -55,6 +55,7 @@ from mockidp.core.settings import load_settings
 
 from .conftest import ROOT, pkce_pair, query_of
 from .local_server import free_port
+from .redis_server import RedisServer
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -187,7 +188,7 @@ def test_health_check_is_python_not_curl() -> None:
 
 def test_installs_the_source_tree_and_fetches_nothing_with_add() -> None:
     runs = [i.args for i in INSTRUCTIONS if i.keyword == "RUN"]
-    assert any("pip install --no-cache-dir .[server]" in run for run in runs), runs
+    assert any("pip install --no-cache-dir .[server,redis]" in run for run in runs), runs
     for instruction in INSTRUCTIONS:
         assert instruction.keyword != "ADD" or "://" not in instruction.args, instruction
     assert only("STOPSIGNAL").args == "SIGINT"
@@ -312,8 +313,9 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> FreshVenv:
     _borrow_installed_packages(site)
     run = next(i.args for i in INSTRUCTIONS if i.keyword == "RUN" and "pip install" in i.args)
     pip_args = shlex.split(run.split("&&")[0])
-    # the source tree, with the "server" extra (granian) for the faster HTTP server
-    assert pip_args == ["pip", "install", "--no-cache-dir", ".[server]"], pip_args
+    # the source tree, with the "server" extra (granian) for the faster HTTP server and the
+    # "redis" extra (redis-py) for replicas on one shared store
+    assert pip_args == ["pip", "install", "--no-cache-dir", ".[server,redis]"], pip_args
     done = subprocess.run(
         [str(bindir / "python"), "-m", *pip_args[:2], "--no-deps", "--no-build-isolation",
          "--no-index", "--quiet", *pip_args[2:]],
@@ -725,3 +727,22 @@ def test_compose_two_names_flow_fails_without_the_public_url() -> None:
         # The provider, asked as 127.0.0.1, names another issuer: the API cannot judge tokens.
         assert answer.status_code == 503
 
+
+
+def test_two_images_share_one_store(fresh_venv: FreshVenv, tmp_path: Path,
+                                    redis_server: RedisServer) -> None:
+    # examples/replicas: the image's command with MOCKIDP_STORE, twice, on one Redis
+    env = {"MOCKIDP_STORE": redis_server.url, "MOCKIDP_INTERACTIVE_LOGIN": "false"}
+    with run_image(fresh_venv, {**env, "MOCKIDP_KEYS_DIR": str(tmp_path / "a")}) as first, \
+            run_image(fresh_venv, {**env, "MOCKIDP_KEYS_DIR": str(tmp_path / "b")}) as second:
+        assert any(line.startswith("Store:") for line in first.lines), first.lines
+        response = requests.get(f"{first.base}/default/authorize", params=AUTHORIZE,
+                                allow_redirects=False, timeout=HTTP_TIMEOUT)
+        code = query_of(response.headers["Location"])["code"]
+        redeem = {"grant_type": "authorization_code", "code": code, "client_id": "any-client",
+                  "redirect_uri": AUTHORIZE["redirect_uri"]}
+        token = requests.post(f"{second.base}/default/token", data=redeem,
+                              timeout=HTTP_TIMEOUT)  # issued by one, redeemed at the other
+        assert token.status_code == 200, token.text
+        again = requests.post(f"{first.base}/default/token", data=redeem, timeout=HTTP_TIMEOUT)
+        assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
