@@ -101,3 +101,11 @@ def redis_server() -> Iterator[RedisServer]:
     """A real Redis server of this test's own (tests/redis_server.py), stopped after it."""
     with running_redis() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def shared_redis() -> Iterator[RedisServer]:
+    """One real Redis server for a whole test module (each test keeps to a namespace of its
+    own)."""
+    with running_redis() as server:
+        yield server

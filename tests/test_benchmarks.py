@@ -52,11 +52,11 @@ def test_server_choices_are_read_from_serve_help() -> None:
     assert run.server_choices("  --host TEXT  Address to bind.") is None
 
 
-def test_quick_benchmark_run_reports_every_figure(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def quick_run(script: Path, out: Path) -> tuple[Any, str]:
+    """``script --quick --json out``: the figures it wrote, and what it printed."""
     # Its own process group, so a timeout kills the harness and everything it spawned.
     proc = subprocess.Popen(
-        [sys.executable, str(RUN), "--quick", "--json", str(out)],
+        [sys.executable, str(script), "--quick", "--json", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         start_new_session=True,
     )
@@ -65,9 +65,13 @@ def test_quick_benchmark_run_reports_every_figure(tmp_path: Path) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
-        pytest.fail(f"benchmarks/run.py --quick took over 150 s\n{stdout}\n{stderr}")
+        pytest.fail(f"benchmarks/{script.name} --quick took over 150 s\n{stdout}\n{stderr}")
     assert proc.returncode == 0, stdout + stderr
-    data = json.loads(out.read_text())
+    return json.loads(out.read_text()), stdout
+
+
+def test_quick_benchmark_run_reports_every_figure(tmp_path: Path) -> None:
+    data, stdout = quick_run(RUN, tmp_path / "bench.json")
 
     assert {"environment", "cold_start", "http", "pinning", "memory", "fixture", "ceiling",
             "first_use", "slow_clients", "targets"} <= set(data)
@@ -140,20 +144,7 @@ WORKERS = ROOT / "benchmarks" / "workers.py"
 
 def test_quick_workers_benchmark_reports_every_figure(tmp_path: Path) -> None:
     """benchmarks/workers.py: every variant this checkout offers, each with its figures."""
-    out = tmp_path / "workers.json"
-    proc = subprocess.Popen(
-        [sys.executable, str(WORKERS), "--quick", "--json", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=150)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"benchmarks/workers.py --quick took over 150 s\n{stdout}\n{stderr}")
-    assert proc.returncode == 0, stdout + stderr
-    data = json.loads(out.read_text())
+    data, stdout = quick_run(WORKERS, tmp_path / "workers.json")
     variants = data["variants"]
     assert "workers 1, in memory" in variants
     if not data["environment"]["notes"]:  # --workers, --store and redis-server are all here

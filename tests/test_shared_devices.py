@@ -6,7 +6,7 @@ approved request redeemed exactly once, also by 32 threads over two connections.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -23,16 +23,10 @@ from mockidp.shared.connection import connect
 from mockidp.shared.devices import RedisDeviceStore
 from mockidp.shared.issuer_store import key_base
 
-from .redis_server import RedisServer, running_redis
+from .redis_server import RedisServer
 from .test_shared_issuer_store import FROZEN, race
 
 Make = Callable[[], Devices]
-
-
-@pytest.fixture(scope="module")
-def shared_redis() -> Iterator[RedisServer]:
-    with running_redis() as server:
-        yield server
 
 
 @pytest.fixture(params=["memory", "redis"])

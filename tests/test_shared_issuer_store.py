@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -29,19 +29,13 @@ from mockidp.core.stores import IssuerStore, MemoryStore
 from mockidp.shared.connection import connect
 from mockidp.shared.issuer_store import GRACE_MS, RedisIssuerStore, redis_issuer_store
 
-from .redis_server import RedisServer, running_redis
+from .redis_server import RedisServer
 
 FROZEN = 946_684_800.0  # a provider clock frozen on 2000-01-01, decades behind real time
 AHEAD = 4_102_444_800.0  # one skewed to 2100
 USERS = MappingProxyType({"alice": User("alice", {"email": "a@example.com"}, "pw")})
 CLIENTS = MappingProxyType({"web": Client("web", "s3cret", ("http://localhost/cb",))})
 Make = Callable[..., IssuerStore]
-
-
-@pytest.fixture(scope="module")
-def shared_redis() -> Iterator[RedisServer]:
-    with running_redis() as server:
-        yield server
 
 
 @pytest.fixture(params=["memory", "redis"])
