@@ -24,6 +24,7 @@ then acknowledges the current epoch and beats: nothing published meanwhile is mi
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -152,18 +153,13 @@ class Bus:
         finally:
             self._connected = False
             self._lease = 0.0
-            try:
+            with contextlib.suppress(Exception):  # the connection is gone already
                 pubsub.close()
-            except Exception:  # noqa: BLE001 - the connection is gone already
-                pass
 
     def _leave(self) -> None:
-        try:
-            with self.client.pipeline(transaction=True) as pipe:
-                pipe.srem(self._members, self.me).delete(self._alive + self.me)
-                pipe.hdel(self._acks, self.me).execute()
-        except Exception:  # noqa: BLE001 - Redis gone: the heartbeat expires by itself
-            pass
+        with contextlib.suppress(Exception), self.client.pipeline(transaction=True) as pipe:
+            pipe.srem(self._members, self.me).delete(self._alive + self.me)
+            pipe.hdel(self._acks, self.me).execute()  # if Redis is gone: the TTL does it
 
 
 def _listen(bus: Bus) -> None:
@@ -172,7 +168,7 @@ def _listen(bus: Bus) -> None:
     while not stop.is_set():
         try:
             bus._session()
-        except Exception:  # noqa: BLE001 - lost: untrusted until the next session
+        except Exception:  # lost: untrusted until the next session
             bus._ready.set()
         if not stop.is_set():
             stop.wait(0.1)

@@ -113,7 +113,7 @@ class SharedJournal(Journal):
             time.sleep(FLUSH_S)
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - Redis lost: the entries wait for it
+            except Exception:  # Redis lost: the entries wait for it
                 time.sleep(0.1)
                 self._wake.set()
 
