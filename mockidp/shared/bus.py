@@ -3,23 +3,24 @@ its own copies of the shared state (the state hash, users and clients) with no r
 and still see at once a change made by any other process.
 
 Every change that requests read (the clock, the rules, the keys, a reset, the users and
-clients of any issuer) ends with `Bus.changed`: ``INCR @epoch``, ``PUBLISH @bus "c <epoch>"``,
-then a wait until every live process acknowledged that epoch.  Each process runs one
+clients of any issuer) ends with `Bus.changed`: ``INCR @bus:epoch``, ``PUBLISH @bus "c
+<epoch>"``, then a wait until every live process acknowledged that epoch.  Each process runs one
 subscriber thread: on a message it bumps its local `generation` (every copy made at an older
-generation is no longer trusted) and acknowledges with ``HSET @acks <process> <epoch>``.  So a
+generation is no longer trusted) and acknowledges with ``HSET @bus:acks <process> <epoch>``.  So a
 change made through A has been applied at B before A's call returns, and B's next request
 reads it.  A journal read asks the same way for a flush (``"f <epoch>"``): each process
 sends the exchanges it buffered (`mockidp.shared.journal`), then acknowledges.
 
-Live means a fresh heartbeat: ``@alive:<process>``, set with a TTL of `LEASE_MS` (and the
-process added to ``@members``) by the subscriber thread every `BEAT_S` while its subscription
+Live means a fresh heartbeat: ``@bus:alive:<process>``, set with a TTL of `LEASE_MS` (and the
+process added to ``@bus:members``) by the subscriber thread every `BEAT_S` while its subscription
 is healthy; a writer drops the members whose heartbeat expired.  A process trusts its
 copies only while its own lease runs (measured from before the heartbeat was sent, so it ends
 no later than the key expires): a subscriber that is cut off, stalled or reconnecting makes
 its process fall back to the per-request reads (`trusted` is False), before any writer stops
 waiting for it.  A writer waits at most `WAIT_S` (a live process that does not answer: go
 on).  On reconnecting, a process subscribes first, then drops every copy (new generation),
-then acknowledges the current epoch and beats: nothing published meanwhile is missed.
+then acknowledges the current epoch and beats: nothing published meanwhile is missed.  A
+reset (`RedisState.wipe`) keeps the ``@bus`` keys.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import contextlib
 import secrets
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -66,9 +68,9 @@ class Bus:
         self._bump_lock = threading.Lock()
         self._acked = 0
         self.flush: Callable[[], None] = lambda: None
-        self._epoch_key, self._channel = name("epoch"), name("bus")
-        self._acks, self._alive = name("acks"), name("alive") + ":"
-        self._members = name("members")
+        self._epoch_key, self._channel = name("bus", "epoch"), name("bus")
+        self._acks, self._alive = name("bus", "acks"), name("bus", "alive") + ":"
+        self._members = name("bus", "members")
         self._waiting = client.register_script(_WAITING)
         self._lease = 0.0  # monotonic time until which the local copies are trusted
         self._connected = False
@@ -128,18 +130,34 @@ class Bus:
     def _session(self) -> None:
         """One subscription, until it fails or the bus is closed."""
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        resubscribe, live = pubsub.on_connect, threading.Event()
+
+        def reconnected(_: Any, connection: Any) -> None:
+            # redis-py reconnects a pubsub by itself: whatever was published meanwhile is
+            # lost, so stop trusting at once; the loop then starts a new session
+            if live.is_set():
+                self._connected, self._lease = False, 0.0
+                live.clear()
+            resubscribe(connection)
+
+        # a bound method (redis-py keeps a weak one); ``reconnected`` lives with the session
+        pubsub.on_connect = types.MethodType(reconnected, pubsub)
         try:
             pubsub.subscribe(self._channel)
             while pubsub.get_message(timeout=0.05) is not None:
                 pass  # wait for the subscription to be confirmed
             self.bump()  # whatever changed while not listening
+            self._acked = 0  # a restarted Redis counts from 0 again
             self._ack(int(self.client.get(self._epoch_key) or 0))
             self._beat()
             self._connected = True
+            live.set()
             self._ready.set()
             beat = time.monotonic()
             while not self._stop.is_set():
                 message = pubsub.get_message(timeout=BEAT_S / 2)
+                if not live.is_set():
+                    return  # reconnected behind our back: a new session
                 if message is not None and message.get("type") == "message":
                     kind, _, epoch = message["data"].decode().partition(" ")
                     if kind == "f":

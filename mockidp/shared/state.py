@@ -14,7 +14,8 @@ reconnecting) every request reads the hash again (one HGETALL), as before.
 
 Keys, after ``mockidp:`` and the namespace if any: ``@state``, ``@rules*``
 (`mockidp.shared.rules`), ``@journal*`` (`mockidp.shared.journal`), ``@keys:{issuer}*``
-(`mockidp.shared.keys`), ``@issuers`` (the issuers made so far); each issuer's store is
+(`mockidp.shared.keys`), ``@issuers`` (the issuers made so far), ``@bus*`` (the barrier,
+`mockidp.shared.bus`); each issuer's store is
 under ``{issuer}:`` (`mockidp.shared.issuer_store`).  ``@`` is in no issuer name.
 """
 
@@ -199,8 +200,9 @@ class RedisState:
             keep |= {self.name("keys", issuer), self.name("keys", issuer, "previous")}
         gen = secrets.token_hex(8)
         with reachable():
+            bus = self.name("bus")  # the barrier's own keys stay (`mockidp.shared.bus`)
             doomed = [k for k in self.client.scan_iter(match=self.prefix + "*", count=500)
-                      if k.decode() not in keep]
+                      if k.decode() not in keep and not k.decode().startswith(bus)]
             for start in range(0, len(doomed), 500):
                 self.client.delete(*doomed[start:start + 500])
             self._reset_state(keys=[self.key], args=[gen])
