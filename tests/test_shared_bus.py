@@ -173,3 +173,18 @@ def test_a_member_that_never_answers_holds_writers_only_up_to_the_bound(
     redis.delete(state(a).name("bus", "alive") + ":hung")  # it dies: no more waiting for it
     a.set_clock(freeze=False)
     assert "hung" not in {m.decode() for m in redis.smembers(state(a).name("bus", "members"))}
+
+
+def test_after_a_redis_restart_both_listen_again_and_the_journal_is_sent(
+        replicas: tuple[MockIdP, MockIdP], redis_server: RedisServer) -> None:
+    a, b = replicas
+    assert token(a).status_code == 200
+    redis_server.stop()
+    redis_server.start()  # everything lost, the journal's script too
+    while not (state(a).trusted() and state(b).trusted()):
+        time.sleep(0.01)
+    for _ in range(3):
+        assert token(a).status_code == 200
+    assert len(b.calls(endpoint="token")) == 3  # sent in a batch, the script loaded again
+    a.set_clock(freeze=1893456000)
+    assert iat(token(b)) == 1893456000

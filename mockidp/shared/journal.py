@@ -27,6 +27,8 @@ from dataclasses import fields, replace
 from types import MappingProxyType
 from typing import Any
 
+from redis.exceptions import NoScriptError
+
 from mockidp.core.journal import VALUE_CAP, Exchange, Journal, cap_value, capped
 from mockidp.core.model import Params
 from mockidp.shared.connection import reachable
@@ -94,16 +96,25 @@ class SharedJournal(Journal):
             if not batch:
                 return
             try:
-                with reachable(), self._state.client.pipeline(transaction=False) as pipe:
-                    for entry in batch:
-                        self._append_script(keys=self._keys,
-                                            args=[entry, self.size, self.max_bytes],
-                                            client=pipe)
-                    pipe.execute()
+                with reachable():
+                    try:
+                        self._send_batch(batch)
+                    except NoScriptError:  # a restarted Redis: load it, then send again
+                        self._state.client.script_load(_APPEND)
+                        self._send_batch(batch)
             except BaseException:
                 with self._queue_lock:
                     self._queue = (batch + self._queue)[-max(self.size, QUEUE_MAX):]
                 raise
+
+    def _send_batch(self, batch: list[str]) -> None:
+        """One pipeline of EVALSHA (no SCRIPT EXISTS first, as `Script` in a pipeline does)."""
+        sha = self._append_script.sha
+        with self._state.client.pipeline(transaction=False) as pipe:
+            for entry in batch:
+                pipe.evalsha(sha, len(self._keys), *self._keys, entry, self.size,
+                             self.max_bytes)
+            pipe.execute()
 
     def _send(self) -> None:
         """The background sender (see the module docstring)."""
