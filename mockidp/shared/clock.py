@@ -1,7 +1,8 @@
 """`SharedClock`: the provider clock of every process on one shared store.
 
 Its offset and freeze point live in the state hash (`mockidp.shared.state`); `now()` answers
-from the snapshot the request read once, so it costs no round trip in a request.  Each change
+from the process's copy of the hash, so it costs no round trip; every change ends with the
+barrier of `mockidp.shared.bus` (every process sees it before the change returns).  Each change
 is one Lua script run against the hash, so two processes changing the clock at once never
 lose one of the changes (``advance`` adds, it does not read then write).  Times are each
 process's ``time.time()`` plus the shared offset, as for one process.
@@ -65,19 +66,23 @@ class SharedClock(Clock):
     def skew(self, seconds: float) -> None:
         with reachable():
             self._skew(keys=[self._state.key], args=[repr(time.time()), repr(float(seconds))])
+        self._state.changed()
 
     def freeze(self, at: float | None = None) -> None:
         given = repr(float(at)) if at is not None else ""
         with reachable():
             self._freeze(keys=[self._state.key], args=[repr(time.time()), given])
+        self._state.changed()
 
     def advance(self, seconds: float) -> None:
         with reachable():
             self._advance(keys=[self._state.key], args=[repr(float(seconds))])
+        self._state.changed()
 
     def reset(self) -> None:
         with reachable():
             self._state.client.hdel(self._state.key, "offset", "frozen")
+        self._state.changed()
 
     @property
     def frozen(self) -> bool:

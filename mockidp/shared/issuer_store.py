@@ -28,9 +28,10 @@ lose those expiring soonest (ties: in key order, where `MemoryStore` drops the o
 that have expired and not yet been pushed out.
 
 **Round trips.**  One per call (a script, or one ``HMGET``/``GET``), except `users` and
-`clients`: one ``GET`` of the version at first use of the mapping, a second after a change
-(`people`).  A client-credentials token request (`find_client`, and ``users`` handed to
-the grant but not read) costs one round trip in all.
+`clients`: none while the process's bus trusts its copy, else one ``GET`` of the version at
+first use of the mapping, a second after a change (`people`).  A client-credentials token
+request (`find_client`, and ``users`` handed to the grant but not read) costs none with a
+bus (`mockidp.shared.state`), one without.
 
 Every call runs inside `reachable()`: a lost Redis raises `TemporarilyUnavailable` (503).
 """
@@ -98,11 +99,12 @@ class RedisIssuerStore:
     """`IssuerStore` on Redis.  Thread-safe and safe across processes (module docstring)."""
 
     def __init__(self, client: Any, base: str, users: Mapping[str, User],
-                 clients: Mapping[str, Client], limit: int = STORE_LIMIT) -> None:
+                 clients: Mapping[str, Client], limit: int = STORE_LIMIT,
+                 bus: Any = None) -> None:
         self._redis = client
         self._base = base
         self.limit = limit
-        self._people = People(client, base, users, clients)
+        self._people = People(client, base, users, clients, bus)
         self.devices: Devices = RedisDeviceStore(client, base)
         script = client.register_script
         self._put, self._redeem = script(scripts.PUT), script(scripts.REDEEM)
@@ -150,6 +152,7 @@ class RedisIssuerStore:
         with reachable():
             self._clear(keys=[self._base], args=[pattern, token_hex(12)])
         self._people.forget()
+        self._people.changed()
 
     def counts(self) -> dict[str, int]:
         """How many records of each kind are held (for tests and the dashboard)."""
@@ -349,7 +352,9 @@ class RedisIssuerStore:
 
 
 def redis_issuer_store(client: Any, namespace: str, name: str, users: Mapping[str, User],
-                       clients: Mapping[str, Client], limit: int) -> RedisIssuerStore:
+                       clients: Mapping[str, Client], limit: int, bus: Any = None
+                       ) -> RedisIssuerStore:
     """The shared `IssuerStore` of issuer ``name`` (``client``: a `redis.Redis` from
-    `connect`); processes with the same Redis, ``namespace`` and ``name`` share it."""
-    return RedisIssuerStore(client, key_base(namespace, name), users, clients, limit)
+    `connect`); processes with the same Redis, ``namespace`` and ``name`` share it.  With a
+    `mockidp.shared.bus.Bus`, users and clients are read from the process's copy."""
+    return RedisIssuerStore(client, key_base(namespace, name), users, clients, limit, bus)

@@ -7,15 +7,27 @@ next sequence number (``@journal:seq``), appends ``"{seq} {json}"`` to the list
 (the entries' lengths, counted in ``@journal:bytes``; the newest is always kept).  The list's
 order is the order Redis received them, across processes; `calls` and `assert_called` read
 the whole list back as frozen `Exchange` records.
+
+While the process's bus (`mockidp.shared.bus`) is trusted, a request only queues its entry:
+a background thread sends the queue about every `FLUSH_S`, as one pipeline of those scripts
+(one round trip for many exchanges, in this process's order).  Every read (`calls`, `len`,
+``bytes``, `clear`) first sends this process's queue and asks every live process to send
+its own and acknowledge (`Bus.flush_all`), so it sees every exchange finished anywhere.
+Without a trusted bus an entry is sent at once, after the queue, as before.  The queue is
+bounded: past `QUEUE_MAX` entries a request sends it itself.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import fields, replace
 from types import MappingProxyType
 from typing import Any
+
+from redis.exceptions import NoScriptError
 
 from mockidp.core.journal import VALUE_CAP, Exchange, Journal, cap_value, capped
 from mockidp.core.model import Params
@@ -36,6 +48,8 @@ end
 return seq
 """
 _FIELDS = tuple(f.name for f in fields(Exchange))
+FLUSH_S = 0.002  # how long the sender gathers entries before sending them
+QUEUE_MAX = 256  # past this many queued entries, the request sends them itself
 
 
 def encode(exchange: Exchange) -> str:
@@ -68,9 +82,72 @@ class SharedJournal(Journal):
         self._keys = [state.name("journal"), state.name("journal", "seq"),
                       state.name("journal", "bytes")]
         self._append_script = state.client.register_script(_APPEND)
+        self._queue: list[str] = []
+        self._queue_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # one sender at a time: the order is kept
+        self._wake = threading.Event()
+        self._sender: threading.Thread | None = None
+
+    def flush(self) -> None:
+        """Send this process's queued entries (one pipeline); kept for later if Redis fails."""
+        with self._send_lock:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            if not batch:
+                return
+            try:
+                with reachable():
+                    try:
+                        self._send_batch(batch)
+                    except NoScriptError:  # a restarted Redis: load it, then send again
+                        self._state.client.script_load(_APPEND)
+                        self._send_batch(batch)
+            except BaseException:
+                with self._queue_lock:
+                    self._queue = (batch + self._queue)[-max(self.size, QUEUE_MAX):]
+                raise
+
+    def _send_batch(self, batch: list[str]) -> None:
+        """One pipeline of EVALSHA (no SCRIPT EXISTS first, as `Script` in a pipeline does)."""
+        sha = self._append_script.sha
+        with self._state.client.pipeline(transaction=False) as pipe:
+            for entry in batch:
+                pipe.evalsha(sha, len(self._keys), *self._keys, entry, self.size,
+                             self.max_bytes)
+            pipe.execute()
+
+    def _send(self) -> None:
+        """The background sender (see the module docstring)."""
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            time.sleep(FLUSH_S)
+            try:
+                self.flush()
+            except Exception:  # Redis lost: the entries wait for it
+                time.sleep(0.1)
+                self._wake.set()
+
+    def _queued(self, entry: str) -> bool:
+        """Queue ``entry`` for the sender; False when the bus is not trusted."""
+        if not self._state.trusted():
+            return False
+        with self._queue_lock:
+            self._queue.append(entry)
+            count = len(self._queue)
+        if count == 1:
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send, daemon=True,
+                                                name="mockidp-journal")
+                self._sender.start()
+            self._wake.set()
+        elif count > QUEUE_MAX:
+            self.flush()
+        return True
 
     @property
     def bytes(self) -> int:
+        self._state.flush_all()
         with reachable():
             return int(self._state.client.get(self._keys[2]) or 0)
 
@@ -81,9 +158,12 @@ class SharedJournal(Journal):
         params = {k: cap_value(v) for k, v in exchange.params.items()}
         if params != exchange.params:
             exchange = replace(exchange, params=MappingProxyType(params))
+        entry = encode(exchange)
+        if self._queued(entry):
+            return
+        self.flush()  # what was queued before, first
         with reachable():
-            self._append_script(keys=self._keys,
-                                args=[encode(exchange), self.size, self.max_bytes])
+            self._append_script(keys=self._keys, args=[entry, self.size, self.max_bytes])
 
     def record_later(self, build: Callable[..., Exchange], params: Params,
                      args: tuple[Any, ...], weight: int) -> None:
@@ -92,14 +172,17 @@ class SharedJournal(Journal):
         self.record(build(params, *args))
 
     def _snapshot(self) -> list[Exchange]:
+        self._state.flush_all()
         with reachable():
             entries = self._state.client.lrange(self._keys[0], 0, -1)
         return [decode(e) for e in entries]
 
     def clear(self) -> None:
+        self._state.flush_all()
         with reachable():
             self._state.client.delete(self._keys[0], self._keys[2])
 
     def __len__(self) -> int:
+        self._state.flush_all()
         with reachable():
             return int(self._state.client.llen(self._keys[0]))

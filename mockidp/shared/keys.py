@@ -9,8 +9,9 @@ process needing a family's key makes it and stores it with HSETNX; one that lose
 loads the winner's, so all sign with one key.  Rotation is one Lua script (compare the active
 key, move it to ``previous``, store the new one, bump the ``keys`` version of the state
 hash); retirement deletes from ``previous`` and bumps the version too.  Each process keeps
-its keys parsed in memory and drops them when the version its request read has changed: no
-round trip per request otherwise.  Keys retired here and stray keys for bad tokens stay
+its keys parsed in memory and drops them when the version in its copy of the state hash has
+changed (both end with the barrier of `mockidp.shared.bus`): no round trip per request
+otherwise.  Keys retired here and stray keys for bad tokens stay
 local (they are never published).
 """
 
@@ -157,11 +158,14 @@ class SharedKeySet(KeySet):
                         args=[family, to_pem(old.private_key), old.thumbprint,
                               to_pem(fresh)])
                 if not done:
+                    if new_kids:  # the families rotated before this one
+                        self._state.changed()
                     raise MockIdPError(f"issuer {self.issuer!r}: its {family} key was rotated "
                                        "by another process meanwhile; rotate again")
                 new_kids += [k.kid for k in make_pair(fresh, family).keys.values()]
             self._forget()
             self._stamp = None
+        self._state.changed()
         return new_kids
 
     def retire(self, kid: str | None = None) -> list[str]:
@@ -189,5 +193,7 @@ class SharedKeySet(KeySet):
                     self._retire(keys=[self._previous_key, self._state.key], args=fields)
             self._forget()
             self._stamp = None
+        if fields:
+            self._state.changed()
         return removed
 

@@ -3,9 +3,11 @@ from the config), with those added or dropped at run time over them, cached in e
 
 The run-time changes live in one hash (``people``: ``u:<id>`` / ``c:<id>`` → the record's
 JSON, or empty text where a configured one was dropped) and every change sets ``ver`` to a
-new random value in the same transaction.  A process keeps the merged mappings with the
-``ver`` they were read at: a lookup costs one ``GET ver`` (one round trip), and a second
-(``ver`` and the hash read together in MULTI) only after a change.  A random value rather
+new random value in the same transaction, then passes the barrier of `mockidp.shared.bus`
+(every process drops its copies before the change returns).  A process keeps the merged
+mappings with the ``ver`` they were read at and the bus generation: while the bus trusts it
+a lookup costs nothing; otherwise (no bus, or its subscriber lost) one ``GET ver``, and a
+second (``ver`` and the hash read together in MULTI) only after a change.  A random value rather
 than a counter: a restarted Redis (which lost the hash and ``ver``) never repeats the value a
 process cached, so no cache outlives the data it came from.
 
@@ -27,7 +29,8 @@ from mockidp.shared.connection import reachable
 from mockidp.shared.scripts import DROP_PERSON
 
 V = TypeVar("V")
-Snapshot = tuple[Any, Mapping[str, User], Mapping[str, Client]]
+# (ver, users, clients, the bus generation it was read or checked at)
+Snapshot = tuple[Any, Mapping[str, User], Mapping[str, Client], int]
 
 
 class LazyMapping(Mapping[str, V], Generic[V]):
@@ -64,8 +67,9 @@ class People:
     says it is current)."""
 
     def __init__(self, client: Any, base: str, users: Mapping[str, User],
-                 clients: Mapping[str, Client]) -> None:
+                 clients: Mapping[str, Client], bus: Any = None) -> None:
         self._redis = client
+        self._bus = bus  # mockidp.shared.bus.Bus, or None: check ``ver`` at every use
         self._users = users
         self._clients = clients
         self._key = base + "people"
@@ -76,9 +80,14 @@ class People:
 
     def snapshot(self) -> tuple[Mapping[str, User], Mapping[str, Client]]:
         """The merged users and clients: one round trip when unchanged, two after a change."""
-        cached = self._cache
+        cached, bus = self._cache, self._bus
+        generation = bus.generation if bus is not None else 0
+        if cached is not None and bus is not None and cached[3] == generation \
+                and bus.trusted():
+            return cached[1], cached[2]
         with reachable():
             if cached is not None and self._redis.get(self._ver) == cached[0]:
+                self._cache = (cached[0], cached[1], cached[2], generation)
                 return cached[1], cached[2]
             with self._redis.pipeline(transaction=True) as pipe:
                 version, fields = pipe.get(self._ver).hgetall(self._key).execute()
@@ -90,7 +99,7 @@ class People:
                 target.pop(ident, None)
             else:
                 target[ident] = load(User if kind == "u" else Client, value)
-        fresh = (version, MappingProxyType(users), MappingProxyType(clients))
+        fresh = (version, MappingProxyType(users), MappingProxyType(clients), generation)
         self._cache = fresh
         return fresh[1], fresh[2]
 
@@ -105,13 +114,22 @@ class People:
         with reachable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._key, f"{kind}:{ident}", dump(record))
             pipe.set(self._ver, secrets.token_hex(12)).execute()
+        self.changed()
 
     def drop(self, kind: str, ident: str) -> bool:
         """Remove a user or client (a configured one is hidden); False if there was none."""
         configured = ident in (self._users if kind == "u" else self._clients)
         with reachable():
-            return bool(self._drop(keys=[self._base], args=[
+            dropped = bool(self._drop(keys=[self._base], args=[
                 f"{kind}:{ident}", "1" if configured else "0", secrets.token_hex(12)]))
+        if dropped:
+            self.changed()
+        return dropped
+
+    def changed(self) -> None:
+        """Every process drops its copies (the barrier), when there is a bus."""
+        if self._bus is not None:
+            self._bus.changed()
 
     def forget(self) -> None:
         """Drop this process's cache (after `clear`, which also sets a new ``ver``)."""

@@ -4,8 +4,9 @@ Keys: ``@rules`` (id → the rule's JSON shape, `Rule.as_json` without its count
 ``@rules:order`` (the ids in the order added), ``@rules:fired`` (id → times fired),
 ``@rules:misses:{id}`` (the last three reasons it did not match), ``@rules:seq`` (ids of
 rules added without one).  Adding, removing and clearing bump the ``rules`` version of the
-state hash; a process reloads its copy of the rules when the version its request read differs
-from the one it holds (no round trip otherwise).
+state hash and end with the barrier of `mockidp.shared.bus`; a process reloads its copy of the
+rules when the version in its copy of the hash differs from the one it holds (no round trip
+otherwise).
 
 A rule fires only after it has claimed one of its ``times`` with one Lua script (`_CLAIM`:
 increment, and give it back when past ``times``), before its effect applies: a ``times = N``
@@ -142,16 +143,21 @@ class SharedRuleBook(RuleBook):
             rule = replace(rule, fired=0, misses=deque(maxlen=MISSES_KEPT), seen_endpoint=False)
             if not self._add(keys=self._keys[:3], args=[rule.id, rule_spec(rule)]):
                 raise MockIdPError(f"rule id {rule.id!r} is already in use")
+        self._state.changed()
         return rule
 
     def remove(self, rule_id: str) -> bool:
         with reachable():
-            return bool(self._remove(keys=[*self._keys, self._misses_key(rule_id)],
-                                     args=[rule_id]))
+            removed = bool(self._remove(keys=[*self._keys, self._misses_key(rule_id)],
+                                        args=[rule_id]))
+        if removed:
+            self._state.changed()
+        return removed
 
     def clear(self) -> None:
         with reachable():
             self._clear(keys=self._keys, args=[self._misses_key("")])
+        self._state.changed()
 
     def all(self) -> list[Rule]:
         return self._load(misses=True)

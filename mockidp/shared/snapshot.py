@@ -27,6 +27,18 @@ class SharedView(Protocol):
         """The Redis key of ``parts`` in this namespace."""
         ...
 
+    def changed(self) -> None:
+        """After a change requests read: every process drops its copies."""
+        ...
+
+    def trusted(self) -> bool:
+        """Whether this process's copies may answer (its bus is listening)."""
+        ...
+
+    def flush_all(self) -> None:
+        """Have every process send its buffered journal entries."""
+        ...
+
     def current(self) -> Snapshot:
         """The snapshot of this request, or a fresh one outside requests."""
         ...

@@ -3,17 +3,19 @@ shared by every process given the same URL (replicas, ``--workers``).
 
 One hash, ``mockidp:@state``, holds what every request must see fresh: the clock (``offset``,
 ``frozen``), the version of the rules and of the signing keys, and ``gen``, a random token
-that changes at every reset (and is missing after Redis lost its data).  A request reads it
-once (one HGETALL, `wrap`), and the clock, the rule book and the key sets answer the rest of
-the request from that snapshot: `Clock.now()`, called several times per request, costs no
-round trip, and a rule or key change made anywhere is seen by the next request everywhere.
-(Pub/sub invalidation would save that one read but is asynchronous: a test that sets the
-clock on one replica and asks the other at once could see the old clock.)  Outside a
-request (the Python API, the control API) each read fetches the hash again.
+that changes at every reset (and is missing after Redis lost its data).  Each process keeps a
+copy of it (a `Snapshot`); a request pins the copy once (`wrap`), and the clock, the rule book
+and the key sets answer the rest of the request from it.  The copy is trusted while the
+process's `mockidp.shared.bus.Bus` says so: every change to shared state ends with a barrier
+(`Bus.changed`: every live process has dropped its copies before the writer returns), so a
+change made through one process is seen by the very next request at any other, and a steady
+request reads nothing from Redis.  While the bus is not trusted (its subscriber lost,
+reconnecting) every request reads the hash again (one HGETALL), as before.
 
 Keys, after ``mockidp:`` and the namespace if any: ``@state``, ``@rules*``
 (`mockidp.shared.rules`), ``@journal*`` (`mockidp.shared.journal`), ``@keys:{issuer}*``
-(`mockidp.shared.keys`), ``@issuers`` (the issuers made so far); each issuer's store is
+(`mockidp.shared.keys`), ``@issuers`` (the issuers made so far), ``@bus*`` (the barrier,
+`mockidp.shared.bus`); each issuer's store is
 under ``{issuer}:`` (`mockidp.shared.issuer_store`).  ``@`` is in no issuer name.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from mockidp.core.journal import Journal
 from mockidp.core.model import Client, EndpointRequest, Outcome, User
 from mockidp.core.stores import IssuerStore
 from mockidp.scripting.rules import Rule, RuleBook
+from mockidp.shared.bus import Bus
 from mockidp.shared.clock import SharedClock
 from mockidp.shared.connection import PREFIX, connect, reachable, redacted
 from mockidp.shared.issuer_store import redis_issuer_store
@@ -76,16 +80,40 @@ class RedisState:
         self._seed: Callable[[], None] = lambda: None
         self._claim_issuer = self.client.register_script(_CLAIM_ISSUER)
         self._reset_state = self.client.register_script(_RESET_STATE)
+        self._copy: tuple[int, Snapshot] | None = None  # (the bus generation, the copy)
+        self.bus = Bus(self.client, self.name)
+        weakref.finalize(self, self.bus.close)
+
+    def changed(self) -> None:
+        """After a change requests read: every process drops its copies (`Bus.changed`)."""
+        self.bus.changed()
 
     def name(self, *parts: str) -> str:
         """The Redis key ``mockidp:[namespace:]@{parts joined by ':'}``."""
         return self.prefix + "@" + ":".join(parts)
 
+    def trusted(self) -> bool:
+        return self.bus.trusted()
+
+    def flush_all(self) -> None:
+        """Have every process send its buffered journal entries (`Bus.flush_all`)."""
+        self.bus.flush_all()
+
     # -- the per-request snapshot ---------------------------------------------------------------
     def current(self) -> Snapshot:
         """The snapshot of this request (read once, `wrap`), or a fresh one outside requests."""
         snap: Snapshot | None = getattr(self._local, "snap", None)
-        return snap if snap is not None else self.fetch()
+        return snap if snap is not None else self.latest()
+
+    def latest(self) -> Snapshot:
+        """This process's copy when the bus trusts it (no round trip), else a fresh one."""
+        copy, bus = self._copy, self.bus
+        if copy is not None and copy[0] == bus.generation and bus.trusted():
+            return copy[1]
+        generation = bus.generation  # before reading: a change meanwhile makes it stale
+        snap = self.fetch()
+        self._copy = (generation, snap)
+        return snap
 
     def fetch(self) -> Snapshot:
         """Read the state hash (one round trip).  A new ``gen`` means another process reset
@@ -108,14 +136,14 @@ class RedisState:
         return snap
 
     def wrap(self, handle: Handle) -> Handle:
-        """``handle`` reading the snapshot once before the request; a store lost at any
+        """``handle`` pinning the snapshot once before the request; a store lost at any
         point of it answers 503 ``temporarily_unavailable``."""
         local = self._local
 
         def pinned(name: str, req: EndpointRequest) -> Outcome:
             outer = getattr(local, "snap", None)
             with reachable():
-                local.snap = self.fetch()
+                local.snap = self.latest()
                 try:
                     return handle(name, req)
                 finally:
@@ -130,14 +158,17 @@ class RedisState:
         return SharedRuleBook(self, parse)
 
     def journal(self, size: int, max_bytes: int) -> Journal:
-        return SharedJournal(self, size, max_bytes)
+        journal = SharedJournal(self, size, max_bytes)
+        self.bus.flush = journal.flush
+        return journal
 
     def keys(self, issuer: str, keys_dir: Path | None, pooled: bool) -> KeySet:
         return SharedKeySet(self, issuer, pooled)
 
     def issuer_store(self, issuer: str, users: Mapping[str, User],
                      clients: Mapping[str, Client], limit: int) -> IssuerStore | None:
-        return redis_issuer_store(self.client, self.namespace, issuer, users, clients, limit)
+        return redis_issuer_store(self.client, self.namespace, issuer, users, clients, limit,
+                                  self.bus)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_reset(self, forget: Callable[[], None], seed: Callable[[], None]) -> None:
@@ -169,12 +200,14 @@ class RedisState:
             keep |= {self.name("keys", issuer), self.name("keys", issuer, "previous")}
         gen = secrets.token_hex(8)
         with reachable():
+            bus = self.name("bus")  # the barrier's own keys stay (`mockidp.shared.bus`)
             doomed = [k for k in self.client.scan_iter(match=self.prefix + "*", count=500)
-                      if k.decode() not in keep]
+                      if k.decode() not in keep and not k.decode().startswith(bus)]
             for start in range(0, len(doomed), 500):
                 self.client.delete(*doomed[start:start + 500])
             self._reset_state(keys=[self.key], args=[gen])
         self._gen = gen  # this process forgets by itself (`Provider.reset`)
+        self.changed()
 
     # -- health -----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
