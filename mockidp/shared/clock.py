@@ -14,6 +14,7 @@ import time
 
 from mockidp.core.clock import Clock
 from mockidp.shared.connection import reachable
+from mockidp.shared.once import Once
 from mockidp.shared.snapshot import SharedView
 
 _SKEW = """
@@ -55,7 +56,7 @@ class SharedClock(Clock):
         client = state.client
         self._skew = client.register_script(_SKEW)
         self._freeze = client.register_script(_FREEZE)
-        self._advance = client.register_script(_ADVANCE)
+        self._advance = Once(client, _ADVANCE, state.name("clock") + ":")  # relative: once
 
     def now(self) -> float:
         snap = self._state.current()

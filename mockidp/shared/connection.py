@@ -14,6 +14,12 @@ from mockidp.core.errors import MockIdPError, TemporarilyUnavailable
 SCHEMES = ("redis", "rediss", "unix")
 CONNECT_TIMEOUT = 2.0  # seconds to reach Redis (at start, and again after it was lost)
 COMMAND_TIMEOUT = 5.0  # seconds one command may take before the request answers 503
+# a command whose connection failed is sent again this many times, after a random wait of up
+# to 0.1, 0.2, 0.4 s: a blip or a restart is ridden over, a store that stays down answers 503
+# within a second (redis-py's own default waits up to 14 s).  A script sent again takes
+# effect once (`mockidp.shared.once`).
+RETRIES = 3
+BACKOFF_BASE, BACKOFF_CAP = 0.05, 0.5
 PREFIX = "mockidp:"  # every key this package writes starts with it
 
 
@@ -36,19 +42,25 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def connect(url: str, where: str = "store") -> Any:
+def connect(url: str, where: str = "store", retries: int = RETRIES) -> Any:
     """A `redis.Redis` client for ``url`` that has answered a PING; `MockIdPError` naming the
-    URL when it cannot be reached (or redis-py is not installed)."""
+    URL when it cannot be reached (or redis-py is not installed).  ``retries``: how often a
+    command whose connection failed is sent again (0 for the bus's subscriber, which must
+    learn at once that it may have missed a message)."""
     check_url(url, where)
     try:
         import redis
+        from redis.backoff import ExponentialWithJitterBackoff
+        from redis.retry import Retry
     except ImportError:
         raise MockIdPError(f"{where}: the shared store needs redis-py: "
                            "pip install 'mockidp[redis]'") from None
     try:
         client = redis.Redis.from_url(
             url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=COMMAND_TIMEOUT,
-            health_check_interval=0, retry_on_timeout=False)
+            health_check_interval=0,
+            retry=Retry(ExponentialWithJitterBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE), retries,
+                        supported_errors=(redis.ConnectionError, redis.TimeoutError)))
         client.ping()
     except (redis.RedisError, ValueError, OSError) as exc:
         raise MockIdPError(f"{where}: cannot reach Redis at {redacted(url)}: {exc}") from None

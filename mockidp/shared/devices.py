@@ -42,6 +42,7 @@ from mockidp.core.errors import (
 )
 from mockidp.shared.codec import dump, load
 from mockidp.shared.connection import reachable
+from mockidp.shared.once import Once
 from mockidp.shared.scripts import GRACE_MS, PRELUDE
 
 _APPLY = """
@@ -163,9 +164,10 @@ class RedisDeviceStore:
     def __init__(self, client: Any, base: str) -> None:
         self._redis = client
         self._base = base
-        script = client.register_script
-        self._create, self._by_user = script(CREATE), script(BY_USER)
-        self._answer, self._script, self._poll = script(ANSWER), script(SCRIPT), script(POLL)
+        # each of these but BY_USER would answer differently when resent (`once`)
+        self._create, self._by_user = Once(client, CREATE, base), client.register_script(BY_USER)
+        self._answer, self._script = Once(client, ANSWER, base), Once(client, SCRIPT, base)
+        self._poll = Once(client, POLL, base)
 
     def __len__(self) -> int:
         with reachable():

@@ -60,6 +60,7 @@ from mockidp.shared import scripts
 from mockidp.shared.codec import dump, load
 from mockidp.shared.connection import PREFIX, reachable
 from mockidp.shared.devices import RedisDeviceStore
+from mockidp.shared.once import Once
 from mockidp.shared.people import People
 
 GRACE_MS = scripts.GRACE_MS
@@ -107,14 +108,19 @@ class RedisIssuerStore:
         self._people = People(client, base, users, clients, bus)
         self.devices: Devices = RedisDeviceStore(client, base)
         script = client.register_script
-        self._put, self._redeem = script(scripts.PUT), script(scripts.REDEEM)
-        self._use_refresh = script(scripts.USE_REFRESH)
+
+        def once(body: str) -> Once:  # its second run would differ (`mockidp.shared.once`)
+            return Once(client, body, base)
+
+        self._put, self._redeem = script(scripts.PUT), once(scripts.REDEEM)
+        self._use_refresh = once(scripts.USE_REFRESH)
         self._revoke_refresh = script(scripts.REVOKE_REFRESH)
         self._note_access = script(scripts.NOTE_ACCESS)
-        self._until, self._take = script(scripts.UNTIL), script(scripts.TAKE)
-        self._end_session, self._by_sid = script(scripts.END_SESSION), script(scripts.BY_SID)
+        self._until, self._take = script(scripts.UNTIL), once(scripts.TAKE)
+        self._first_use = once(scripts.UNTIL)  # a replay check (``UNTIL`` with replay '1')
+        self._end_session, self._by_sid = once(scripts.END_SESSION), script(scripts.BY_SID)
         self._note_client = script(scripts.NOTE_SESSION_CLIENT)
-        self._take_clients = script(scripts.TAKE_SESSION_CLIENTS)
+        self._take_clients = once(scripts.TAKE_SESSION_CLIENTS)
         self._counts, self._clear = script(scripts.COUNTS), script(scripts.CLEAR)
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -177,7 +183,7 @@ class RedisIssuerStore:
     def first_use(self, kind: str, key: str, expires_at: float, now: float) -> bool:
         """True the first time ``key`` of ``kind`` is seen before ``expires_at``."""
         with reachable():
-            return bool(self._until(keys=[self._base], args=[
+            return bool(self._first_use(keys=[self._base], args=[
                 f"seen:{kind}", key, _num(expires_at), _num(now), self.limit, "1"]))
 
     # -- users and clients ------------------------------------------------------------------

@@ -9,8 +9,9 @@ order is the order Redis received them, across processes; `calls` and `assert_ca
 the whole list back as frozen `Exchange` records.
 
 While the process's bus (`mockidp.shared.bus`) is trusted, a request only queues its entry:
-a background thread sends the queue about every `FLUSH_S`, as one pipeline of those scripts
-(one round trip for many exchanges, in this process's order).  Every read (`calls`, `len`,
+a background thread sends the queue about every `FLUSH_S`, as one call of that script
+(one round trip for many exchanges, in this process's order; run at most once however often
+it is resent, `mockidp.shared.once`).  Every read (`calls`, `len`,
 ``bytes``, `clear`) first sends this process's queue and asks every live process to send
 its own and acknowledge (`Bus.flush_all`), so it sees every exchange finished anywhere.
 Without a trusted bus an entry is sent at once, after the queue, as before.  The queue is
@@ -27,23 +28,26 @@ from dataclasses import fields, replace
 from types import MappingProxyType
 from typing import Any
 
-from redis.exceptions import NoScriptError
-
 from mockidp.core.journal import VALUE_CAP, Exchange, Journal, cap_value, capped
 from mockidp.core.model import Params
 from mockidp.shared.connection import reachable
+from mockidp.shared.once import Once
 from mockidp.shared.snapshot import SharedView
 
+# ARGV: size, max_bytes, then the entries in order.  Returns the last sequence number.
 _APPEND = """
-local seq = redis.call('INCR', KEYS[2])
-local entry = seq .. ' ' .. ARGV[1]
-local len = redis.call('RPUSH', KEYS[1], entry)
-local total = redis.call('INCRBY', KEYS[3], #entry)
-local size, max_bytes = tonumber(ARGV[2]), tonumber(ARGV[3])
-while len > size or (total > max_bytes and len > 1) do
-  local old = redis.call('LPOP', KEYS[1])
-  total = redis.call('INCRBY', KEYS[3], -#old)
-  len = len - 1
+local size, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2])
+local seq, len, total
+for i = 3, #ARGV do
+  seq = redis.call('INCR', KEYS[2])
+  local entry = seq .. ' ' .. ARGV[i]
+  len = redis.call('RPUSH', KEYS[1], entry)
+  total = redis.call('INCRBY', KEYS[3], #entry)
+  while len > size or (total > max_bytes and len > 1) do
+    local old = redis.call('LPOP', KEYS[1])
+    total = redis.call('INCRBY', KEYS[3], -#old)
+    len = len - 1
+  end
 end
 return seq
 """
@@ -81,42 +85,35 @@ class SharedJournal(Journal):
         self._state = state
         self._keys = [state.name("journal"), state.name("journal", "seq"),
                       state.name("journal", "bytes")]
-        self._append_script = state.client.register_script(_APPEND)
+        # a batch resent (by redis-py, or by `flush` after a failure) is recorded once
+        self._appender = Once(state.client, _APPEND, state.name("journal") + ":")
         self._queue: list[str] = []
+        self._unsent: tuple[str, list[str]] | None = None  # a batch that failed, its memo
         self._queue_lock = threading.Lock()
         self._send_lock = threading.Lock()  # one sender at a time: the order is kept
         self._wake = threading.Event()
         self._sender: threading.Thread | None = None
 
     def flush(self) -> None:
-        """Send this process's queued entries (one pipeline); kept for later if Redis fails."""
+        """Send this process's queued entries (one script call, one round trip).  A batch
+        that fails is sent again first next time, under the same memo: if Redis had recorded
+        it before the answer was lost, it is not recorded twice."""
         with self._send_lock:
+            if self._unsent is not None:
+                self._send(*self._unsent)
             with self._queue_lock:
-                batch, self._queue = self._queue, []
-            if not batch:
-                return
-            try:
-                with reachable():
-                    try:
-                        self._send_batch(batch)
-                    except NoScriptError:  # a restarted Redis: load it, then send again
-                        self._state.client.script_load(_APPEND)
-                        self._send_batch(batch)
-            except BaseException:
-                with self._queue_lock:
-                    self._queue = (batch + self._queue)[-max(self.size, QUEUE_MAX):]
-                raise
+                batch, self._queue = self._queue[-self.size:], []
+            if batch:
+                self._send(self._appender.memo(), batch)
 
-    def _send_batch(self, batch: list[str]) -> None:
-        """One pipeline of EVALSHA (no SCRIPT EXISTS first, as `Script` in a pipeline does)."""
-        sha = self._append_script.sha
-        with self._state.client.pipeline(transaction=False) as pipe:
-            for entry in batch:
-                pipe.evalsha(sha, len(self._keys), *self._keys, entry, self.size,
-                             self.max_bytes)
-            pipe.execute()
+    def _send(self, memo: str, batch: list[str]) -> None:
+        self._unsent = (memo, batch)
+        with reachable():
+            self._appender.script(keys=[*self._keys, memo],
+                                args=[self.size, self.max_bytes, *batch])
+        self._unsent = None
 
-    def _send(self) -> None:
+    def _sender_loop(self) -> None:
         """The background sender (see the module docstring)."""
         while True:
             self._wake.wait()
@@ -137,7 +134,7 @@ class SharedJournal(Journal):
             count = len(self._queue)
         if count == 1:
             if self._sender is None:
-                self._sender = threading.Thread(target=self._send, daemon=True,
+                self._sender = threading.Thread(target=self._sender_loop, daemon=True,
                                                 name="mockidp-journal")
                 self._sender.start()
             self._wake.set()
@@ -161,9 +158,9 @@ class SharedJournal(Journal):
         entry = encode(exchange)
         if self._queued(entry):
             return
-        self.flush()  # what was queued before, first
-        with reachable():
-            self._append_script(keys=self._keys, args=[entry, self.size, self.max_bytes])
+        with self._queue_lock:  # after what was queued before, sent at once
+            self._queue.append(entry)
+        self.flush()
 
     def record_later(self, build: Callable[..., Exchange], params: Params,
                      args: tuple[Any, ...], weight: int) -> None:

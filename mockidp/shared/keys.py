@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 
 from mockidp.core.errors import MockIdPError
 from mockidp.shared.connection import reachable
+from mockidp.shared.once import Once
 from mockidp.shared.snapshot import SharedView
 from mockidp.tokens.keys import (
     FAMILIES,
@@ -74,8 +75,9 @@ class SharedKeySet(KeySet):
         self._active_key = state.name("keys", issuer)
         self._previous_key = state.name("keys", issuer, "previous")
         self._stamp: tuple[str, int] | None = None
-        self._rotate = state.client.register_script(_ROTATE)
-        self._retire = state.client.register_script(_RETIRE)
+        memo = state.name("keys") + ":"  # a resent rotation would fail its check (`once`)
+        self._rotate = Once(state.client, _ROTATE, memo)
+        self._retire = Once(state.client, _RETIRE, memo)
 
     def _sync(self) -> None:
         """Drop the parsed keys when another process changed them (the request's snapshot)."""

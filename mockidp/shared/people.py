@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from mockidp.core.model import Client, User
 from mockidp.shared.codec import dump, load
 from mockidp.shared.connection import reachable
+from mockidp.shared.once import Once
 from mockidp.shared.scripts import DROP_PERSON
 
 V = TypeVar("V")
@@ -76,7 +77,7 @@ class People:
         self._ver = base + "ver"
         self._base = base
         self._cache: Snapshot | None = None
-        self._drop = client.register_script(DROP_PERSON)
+        self._drop = Once(client, DROP_PERSON, base)  # a resend would find nobody (`once`)
 
     def snapshot(self) -> tuple[Mapping[str, User], Mapping[str, Client]]:
         """The merged users and clients: one round trip when unchanged, two after a change."""

@@ -26,6 +26,7 @@ from mockidp.core.errors import MockIdPError
 from mockidp.scripting.effects import CLAIM_TARGETS
 from mockidp.scripting.rules import EarlyAnswer, Rule, RuleBook, RuleContext, Shaping
 from mockidp.shared.connection import reachable
+from mockidp.shared.once import Once
 from mockidp.shared.snapshot import SharedView
 
 _ADD = """
@@ -84,10 +85,11 @@ class SharedRuleBook(RuleBook):
         self._keys = [state.name("rules"), state.name("rules", "order"), state.key,
                       state.name("rules", "fired")]
         client = state.client
-        self._add = client.register_script(_ADD)
-        self._remove = client.register_script(_REMOVE)
+        memo = state.name("rules") + ":"  # adding, removing, claiming: once (`once`)
+        self._add = Once(client, _ADD, memo)
+        self._remove = Once(client, _REMOVE, memo)
         self._clear = client.register_script(_CLEAR)
-        self._claim_script = client.register_script(_CLAIM)
+        self._claim_script = Once(client, _CLAIM, memo)
 
     def _misses_key(self, rule_id: str) -> str:
         return self._state.name("rules", "misses", rule_id)
