@@ -146,6 +146,7 @@ class MockIdP(Provider):
         """Serve HTTP (or HTTPS) in a background thread; raises `MockIdPError` if the port is
         taken or a key file is unusable."""
         if self._server is None:
+            self.state.open()  # a shared store's bus, closed by `stop`
             self.load_keys()
             self.make_keys_ahead()
             from mockidp.serve.thread import ServerThread  # lazy: serving imports the servers
@@ -170,10 +171,12 @@ class MockIdP(Provider):
         threading.Thread(target=make, name="mockidp-keys", daemon=True).start()
 
     def stop(self) -> None:
-        """Stop serving (idempotent)."""
+        """Stop serving (idempotent).  On a shared store, this process also stops listening
+        for the others' changes (it stays usable, reading the store per request)."""
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+            self.state.close()
 
     def __enter__(self) -> MockIdP:
         return self.start()

@@ -393,7 +393,7 @@ def test_one_process_on_a_store_says_so_in_banner_and_health(redis_server: Redis
         assert served.line("Server:") is not None
         status, body = health(issuer.rpartition("/")[0])
         assert status == 200 and body["store"] == {"kind": "redis", "reachable": True,
-                                                   "url": redis_server.url}
+                                                   "url": redis_server.url, "listening": True}
 
 
 def test_without_a_store_health_says_memory() -> None:

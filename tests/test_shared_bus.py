@@ -188,3 +188,59 @@ def test_after_a_redis_restart_both_listen_again_and_the_journal_is_sent(
     assert len(b.calls(endpoint="token")) == 3  # sent in a batch, the script loaded again
     a.set_clock(freeze=1893456000)
     assert iat(token(b)) == 1893456000
+
+
+def bus_threads() -> int:
+    return sum(t.name == "mockidp-bus" and t.is_alive() for t in threading.enumerate())
+
+
+def members(idp: MockIdP) -> set[str]:
+    redis = state(idp).client
+    return {m.decode() for m in redis.smembers(state(idp).name("bus", "members"))}
+
+
+def test_a_stopped_replica_stops_listening_and_listens_again_when_started(
+        replicas: tuple[MockIdP, MockIdP]) -> None:
+    a, b = replicas
+    before, me = bus_threads(), state(b).bus.me
+    assert me in members(a)
+    b.stop()
+    assert bus_threads() == before - 1  # its subscriber thread is gone, not left to the GC
+    assert me not in members(a) and not state(b).trusted()
+    a.set_clock(freeze=1893456000)  # nobody waits for the stopped one
+    assert b.clock_state()["now"] == 1893456000  # still usable: it reads per request
+    b.start()
+    assert bus_threads() == before and state(b).trusted() and me in members(a)
+    a.set_clock(advance=60)
+    assert iat(token(b)) == 1893456060
+
+
+def test_health_says_whether_the_replica_listens(replicas: tuple[MockIdP, MockIdP]) -> None:
+    _, b = replicas
+    health = requests.get(f"{b.url}/_mockidp/health", timeout=10).json()
+    assert health["store"]["kind"] == "redis" and health["store"]["listening"] is True
+    state(b).bus.close()
+    while state(b).trusted():
+        time.sleep(0.01)
+    health = requests.get(f"{b.url}/_mockidp/health", timeout=10)
+    assert health.status_code == 200  # slower, still correct: not unavailable
+    assert health.json()["store"]["listening"] is False
+
+
+def test_a_store_emptied_under_open_connections_is_set_up_again(
+        redis_server: RedisServer) -> None:
+    config = {**CONFIG, "rules": [{"endpoint": "token", "error": "invalid_scope",
+                                    "times": 100, "expect": False}]}
+    with MockIdP(config, store=redis_server.url, public_url=PUBLIC) as a, \
+            MockIdP(config, store=redis_server.url, public_url=PUBLIC) as b:
+        assert token(a).status_code == token(b).status_code == 400  # the config's rule
+        state(a).client.flushall()  # no restart: every connection stays open, trusted
+        deadline = time.monotonic() + 5
+        while token(b).status_code != 400 and time.monotonic() < deadline:
+            time.sleep(0.05)  # gone with the data until a replica sets the baseline again
+        assert token(a).status_code == token(b).status_code == 400
+        assert [r.fired for r in a.list_rules()] == [3]  # counted afresh (the poll's, and 2)
+        with MockIdP(config, store=redis_server.url, public_url=PUBLIC) as c:
+            jwks = [requests.get(f"{idp.url}/default/jwks", timeout=10).json()
+                    for idp in (a, b, c)]
+            assert jwks[0] == jwks[1] == jwks[2]

@@ -72,6 +72,14 @@ class ProviderState(Protocol):
         """``store`` (its kind), ``reachable`` and, when not, ``error``."""
         ...
 
+    def open(self) -> None:
+        """Start what keeps this process's copies of the state fresh (when serving)."""
+        ...
+
+    def close(self) -> None:
+        """Stop it (the state stays usable, read per request)."""
+        ...
+
     def unavailable(self, error: Exception) -> OAuthError | None:
         """The protocol answer to ``error`` if it is the store's being unreachable."""
         ...
@@ -116,6 +124,12 @@ class MemoryState:
 
     def status(self) -> dict[str, Any]:
         return {"store": "memory", "reachable": True}
+
+    def open(self) -> None:
+        return None  # nothing runs in the background
+
+    def close(self) -> None:
+        return None
 
     def unavailable(self, error: Exception) -> OAuthError | None:
         return None

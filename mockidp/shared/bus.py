@@ -20,7 +20,10 @@ its process fall back to the per-request reads (`trusted` is False), before any 
 waiting for it.  A writer waits at most `WAIT_S` (a live process that does not answer: go
 on).  On reconnecting, a process subscribes first, then drops every copy (new generation),
 then acknowledges the current epoch and beats: nothing published meanwhile is missed.  A
-reset (`RedisState.wipe`) keeps the ``@bus`` keys.
+reset (`RedisState.wipe`) keeps the ``@bus`` keys.  Each heartbeat also checks that the
+state hash (``watch``) still exists: a store emptied under an open connection (``FLUSHALL``)
+makes the process read everything again, as a restart does.  `close` (a stopped `MockIdP`)
+ends the thread and leaves the members; `open` starts it again.
 """
 
 from __future__ import annotations
@@ -61,8 +64,14 @@ class Bus:
     process's Redis client; ``name`` makes this namespace's keys; ``flush`` sends the
     buffered journal entries."""
 
-    def __init__(self, client: Any, name: Callable[..., str]) -> None:
+    def __init__(self, client: Any, name: Callable[..., str], watch: str | None = None,
+                 listener: Any = None) -> None:
         self.client = client
+        # the subscription's client: one that never resends, so that a lost connection
+        # surfaces at once (redis-py would otherwise reconnect inside `get_message`, the
+        # process trusting its copies meanwhile)
+        self._listener = listener if listener is not None else client
+        self._watch = watch  # a key whose loss means the store lost everything (FLUSHALL)
         self.me = secrets.token_hex(8)
         self.generation = 0  # bumped whenever the local copies must be read again
         self._bump_lock = threading.Lock()
@@ -76,9 +85,19 @@ class Bus:
         self._connected = False
         self._stop = threading.Event()
         self._ready = threading.Event()
-        thread = threading.Thread(target=_listen, args=(self,),
-                                  name="mockidp-bus", daemon=True)
-        thread.start()
+        self._thread: threading.Thread | None = None
+        self.open()
+
+    def open(self) -> None:
+        """Start the subscriber thread (again, after `close`); return once it listens (or
+        after 2 s: meanwhile the process is not trusted, and reads the state per request)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._ready.clear()
+        self._thread = threading.Thread(target=_listen, args=(self,),
+                                        name="mockidp-bus", daemon=True)
+        self._thread.start()
         self._ready.wait(2.0)
 
     def trusted(self) -> bool:
@@ -86,7 +105,15 @@ class Bus:
         return self._connected and time.monotonic() < self._lease
 
     def close(self) -> None:
+        """Send the buffered journal entries, stop the subscriber thread and leave the
+        members (writers no longer wait for this process).  The process stays usable: not
+        trusted, it reads the shared state per request until `open`."""
         self._stop.set()
+        with contextlib.suppress(Exception):  # a lost Redis: the entries wait for it
+            self.flush()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2.0)
 
     def bump(self) -> None:
         """A new generation: every local copy made before is read again."""
@@ -118,18 +145,25 @@ class Bus:
     # -- the subscriber thread --------------------------------------------------------------
     def _beat(self) -> None:
         sent = time.monotonic()
-        with self.client.pipeline(transaction=True) as pipe:
+        with self._listener.pipeline(transaction=True) as pipe:
             pipe.set(self._alive + self.me, "1", px=LEASE_MS).sadd(self._members, self.me)
-            pipe.execute()
+            if self._watch is not None:
+                pipe.exists(self._watch)
+            answers = pipe.execute()
+        if self._watch is not None and not answers[2]:
+            # the store was emptied with this connection open (FLUSHALL, FLUSHDB): as after a
+            # restart, the copies are read again (the reader sets the baseline again)
+            self._acked = 0
+            self.bump()
         self._lease = sent + LEASE_MS / 1000 - BEAT_S / 2
 
     def _ack(self, epoch: int) -> None:
         self._acked = max(self._acked, epoch)  # a message overtaken by a later one
-        self.client.hset(self._acks, self.me, self._acked)
+        self._listener.hset(self._acks, self.me, self._acked)
 
     def _session(self) -> None:
         """One subscription, until it fails or the bus is closed."""
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
         resubscribe, live = pubsub.on_connect, threading.Event()
 
         def reconnected(_: Any, connection: Any) -> None:
@@ -148,7 +182,7 @@ class Bus:
                 pass  # wait for the subscription to be confirmed
             self.bump()  # whatever changed while not listening
             self._acked = 0  # a restarted Redis counts from 0 again
-            self._ack(int(self.client.get(self._epoch_key) or 0))
+            self._ack(int(self._listener.get(self._epoch_key) or 0))
             self._beat()
             self._connected = True
             live.set()

@@ -81,7 +81,10 @@ class RedisState:
         self._claim_issuer = self.client.register_script(_CLAIM_ISSUER)
         self._reset_state = self.client.register_script(_RESET_STATE)
         self._copy: tuple[int, Snapshot] | None = None  # (the bus generation, the copy)
-        self.bus = Bus(self.client, self.name)
+        # the subscriber on a client of its own that never resends: a lost connection ends
+        # its trust at once, not after a silent reconnect (`mockidp.shared.bus`)
+        self.bus = Bus(self.client, self.name, watch=self.key,
+                       listener=connect(url, where, retries=0))
         weakref.finalize(self, self.bus.close)
 
     def changed(self) -> None:
@@ -209,9 +212,18 @@ class RedisState:
         self._gen = gen  # this process forgets by itself (`Provider.reset`)
         self.changed()
 
+    def open(self) -> None:
+        self.bus.open()
+
+    def close(self) -> None:
+        self.bus.close()
+
     # -- health -----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"store": "redis", "url": redacted(self.url)}
+        # listening: this process hears the others' changes at once (its bus is trusted);
+        # when not, it reads the shared state per request: slower, never stale
+        out: dict[str, Any] = {"store": "redis", "url": redacted(self.url),
+                               "listening": self.bus.trusted()}
         try:
             with reachable():
                 self.client.ping()

@@ -133,8 +133,8 @@ def create_control_blueprint(idp: Provider) -> Blueprint:
     def health() -> Response:
         """Up, which process answered (``pid``: the workers of ``--workers N`` differ) and
         the store: ``{"kind": "memory" | "redis", "reachable": bool}`` (with ``url``, its
-        password hidden, and ``error`` when lost).  An unreachable store: 503, ``status``
-        ``unavailable``, until it answers again."""
+        password hidden, ``listening`` for Redis, and ``error`` when lost).  An unreachable
+        store: 503, ``status`` ``unavailable``, until it answers again."""
         status = idp.store_status()
         store = {"kind": status["store"], **{k: v for k, v in status.items() if k != "store"}}
         body: dict[str, Any] = {"status": "ok" if store["reachable"] else "unavailable",

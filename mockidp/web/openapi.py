@@ -69,6 +69,7 @@ SCHEMAS: dict[str, Any] = {
                                             "kind": {"enum": ["memory", "redis"]},
                                             "reachable": {"type": "boolean"},
                                             "url": {"type": "string"},
+                                            "listening": {"type": "boolean"},
                                             "error": {"type": "string"}}},
                               "issuers": {"type": "array", "items": {"type": "string"}}}},
     "UserIn": _record_in(USER_FIELDS),
