@@ -45,6 +45,7 @@ from mockidp.cli import main
 from mockidp.core.fields import CLIENT_FIELDS, ISSUER_FIELDS, PROTECTED_CLAIMS, USER_FIELDS
 from mockidp.core.model import ENDPOINTS
 from mockidp.profiles.catalog import BAD_KIND_OWNERS
+from mockidp.protocol.dpop import NONCE_KEY_ALG, NONCE_LIFETIME
 from mockidp.tokens.badtokens import BAD_TOKEN_KINDS
 from mockidp.web import create_app
 
@@ -568,6 +569,15 @@ def test_bad_token_kinds_and_protected_claims_are_all_listed() -> None:
     rows = table_rows(DOCS / "providers.md", "## Bad tokens of the profiles")
     listed = {code_names(row[0])[0]: row[1] for row in rows}
     assert listed == {kind_name: owner.title for kind_name, owner in BAD_KIND_OWNERS.items()}
+
+
+def test_dpop_nonce_paragraph_says_what_the_nonces_are() -> None:
+    tokens = (DOCS / "keys-and-tokens.md").read_text()
+    paragraph = " ".join(tokens[tokens.index("## DPoP"):].split("\n\n")[1].split())
+    minutes = NONCE_LIFETIME // 60
+    assert f"good for {minutes} to {2 * minutes} minutes" in paragraph
+    assert f"the current {minutes}-minute window's and the previous one's" in paragraph
+    assert NONCE_KEY_ALG == "EdDSA" and "Ed25519 signing key" in paragraph
 
 
 def test_doors_table_names_real_methods_and_routes() -> None:

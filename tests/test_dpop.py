@@ -6,6 +6,7 @@ import base64
 import hashlib
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -14,6 +15,10 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mockidp import MockIdP
+from mockidp.core.settings import IssuerSettings
+from mockidp.protocol.dpop import NONCE_LIFETIME
+from mockidp.protocol.issuer import Issuer
+from mockidp.tokens.keys import KeySet
 
 from .conftest import pkce_pair, query_of, run_node, token_url
 
@@ -191,3 +196,88 @@ def test_public_client_refresh_token_is_bound(mockidp: MockIdP) -> None:
 def test_discovery_advertises_dpop(mockidp: MockIdP) -> None:
     doc = requests.get(f"{mockidp.issuer_url()}/.well-known/openid-configuration").json()
     assert "ES256" in doc["dpop_signing_alg_values_supported"]
+
+
+# -- server nonces: the same wherever the issuer's keys are, windows of the provider clock --------
+
+WINDOW_START = 1_900_000_200  # a multiple of NONCE_LIFETIME (300 s): a window begins here
+
+
+class CountingKeySet(KeySet):
+    """A `KeySet` that counts the keys it makes or loads."""
+
+    made = 0
+
+    def _load_or_create(self, family: str) -> Any:
+        self.made += 1
+        return super()._load_or_create(family)
+
+
+def test_issuers_over_the_same_keys_agree_on_nonces(tmp_path: Path) -> None:
+    settings = IssuerSettings("default", dpop_nonce=True)
+    keys = CountingKeySet("default", tmp_path)
+    a = Issuer("default", settings, tmp_path, keys=keys)
+    assert keys.made == 0  # the nonces' key is made at the first nonce, not with the issuer
+    nonce = a.dpop_nonces.current(WINDOW_START)
+    assert keys.made == 1 and a.dpop_nonces.current(WINDOW_START + 299) == nonce
+    assert keys.made == 1
+    b = Issuer("default", settings, tmp_path)  # its own KeySet, loaded from the same files
+    assert b.dpop_nonces.current(WINDOW_START) == nonce
+    assert b.dpop_nonces.accepts(nonce, WINDOW_START + NONCE_LIFETIME)  # the previous window
+    assert not b.dpop_nonces.accepts(nonce, WINDOW_START + 2 * NONCE_LIFETIME)
+    assert not b.dpop_nonces.accepts(nonce, WINDOW_START - 1)  # not one of a later window
+    assert not b.dpop_nonces.accepts(None, WINDOW_START)
+    other = Issuer("default", settings, None)  # keys of its own: nonces of its own
+    assert other.dpop_nonces.current(WINDOW_START) != nonce
+    keys.rotate("EdDSA")  # a new nonce key: new nonces
+    assert a.dpop_nonces.current(WINDOW_START) != nonce
+    assert not a.dpop_nonces.accepts(nonce, WINDOW_START)
+
+
+def nonce_token(idp: MockIdP, prover: Prover, nonce: str | None, now: float
+                ) -> requests.Response:
+    url = token_url(idp)
+    return requests.post(url, auth=("svc", "s"),
+                         headers={"DPoP": prover.proof("POST", url, nonce=nonce, iat=int(now))},
+                         data={"grant_type": "client_credentials"})
+
+
+def test_two_providers_on_one_keys_dir_accept_each_others_nonces(tmp_path: Path) -> None:
+    config = {"dpop_nonce": True}
+    with MockIdP(config, keys_dir=tmp_path) as a, MockIdP(config, keys_dir=tmp_path) as b:
+        for idp in (a, b):
+            idp.set_clock(freeze=WINDOW_START)
+        prover = Prover()
+        first = nonce_token(a, prover, None, WINDOW_START)
+        assert first.status_code == 400 and first.json()["error"] == "use_dpop_nonce"
+        nonce = first.headers["DPoP-Nonce"]
+        at_b = nonce_token(b, prover, nonce, WINDOW_START)
+        assert at_b.status_code == 200, at_b.text
+        assert at_b.json()["token_type"] == "DPoP"
+        for idp in (a, b):
+            idp.set_clock(advance=NONCE_LIFETIME)  # the next window: the nonce is the previous
+        now = WINDOW_START + NONCE_LIFETIME
+        assert nonce_token(b, prover, nonce, now).status_code == 200
+        assert nonce_token(a, prover, nonce, now).status_code == 200
+        for idp in (a, b):
+            idp.set_clock(advance=NONCE_LIFETIME)  # two windows on: too old
+        now += NONCE_LIFETIME
+        stale = nonce_token(b, prover, nonce, now)
+        assert stale.status_code == 400 and stale.json()["error"] == "use_dpop_nonce"
+        fresh = stale.headers["DPoP-Nonce"]
+        assert fresh != nonce
+        assert nonce_token(a, prover, fresh, now).status_code == 200
+
+
+def test_rotating_the_keys_changes_the_nonces() -> None:
+    with MockIdP({"dpop_nonce": True}) as idp:
+        idp.set_clock(freeze=WINDOW_START)
+        prover = Prover()
+        nonce = nonce_token(idp, prover, None, WINDOW_START).headers["DPoP-Nonce"]
+        assert nonce_token(idp, prover, nonce, WINDOW_START).status_code == 200
+        idp.rotate_keys()
+        refused = nonce_token(idp, prover, nonce, WINDOW_START)
+        assert refused.status_code == 400 and refused.json()["error"] == "use_dpop_nonce"
+        fresh = refused.headers["DPoP-Nonce"]
+        assert fresh != nonce
+        assert nonce_token(idp, prover, fresh, WINDOW_START).status_code == 200

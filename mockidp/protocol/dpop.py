@@ -12,21 +12,23 @@ and ``nonce`` when the server asks for one).  Access tokens issued against a pro
 from __future__ import annotations
 
 import hashlib
-import secrets
-import threading
+import hmac
 from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
+from cryptography.hazmat.primitives import serialization
+
 from mockidp.core.errors import OAuthError
 from mockidp.tokens.jose import b64url_encode, jose_header
-from mockidp.tokens.keys import thumbprint
+from mockidp.tokens.keys import KeySet, SigningKey, thumbprint
 
 DPOP_ALGS: tuple[str, ...] = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 )
 IAT_WINDOW = 300  # seconds either side of the provider clock
-NONCE_LIFETIME = 300
+NONCE_LIFETIME = 300  # seconds: one nonce window (RFC 9449 §8)
+NONCE_KEY_ALG = "EdDSA"  # the issuer key the nonces' secret derives from (see `Nonces`)
 _PUBLIC_MEMBERS = {"RSA": ("kty", "n", "e"), "EC": ("kty", "crv", "x", "y"),
                    "OKP": ("kty", "crv", "x")}
 
@@ -62,27 +64,61 @@ def normalise_htu(url: str) -> str:
 
 
 class Nonces:
-    """Server-issued DPoP nonces for one issuer: the current one and the one before it are
-    accepted; a new one replaces the current every `NONCE_LIFETIME` seconds."""
+    """Server-issued DPoP nonces (RFC 9449 §8) for one issuer, the same in every process that
+    shares its signing keys (replicas and workers on one store), with no state of their own.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._current = secrets.token_urlsafe(16)
-        self._previous: str | None = None
-        self._since: float | None = None
+    The nonce of time window ``w = floor(now / NONCE_LIFETIME)`` on the provider clock (which
+    replicas share) is ``base64url(HMAC-SHA256(secret, "{issuer}:{w}")[:16])``; the current
+    window's nonce and the previous one's are accepted, so a nonce handed out lives between
+    `NONCE_LIFETIME` and twice that.  The secret is a SHA-256 of the private key of the
+    issuer's active `NONCE_KEY_ALG` key: every process sharing the keys (a keys directory, or
+    the shared store's `SharedKeySet`) derives the same one, and nobody without the key can.
+    That key is made lazily, at the first nonce, not when the issuer is; the secret is cached
+    per key object, so a request costs a key look-up and a dictionary hit, no round trip.
+    Ed25519 rather than RS256: its key is cheap to make and never one of the pooled RSA keys
+    of issuers made on first use (`mockidp.tokens.keypool`: not secret).
+
+    Rotating the issuer's keys (all of them, or EdDSA's) changes the nonces: a client holding
+    an old one is told ``use_dpop_nonce`` once, with the new nonce, and retries.
+    """
+
+    def __init__(self, issuer: str, keys: KeySet) -> None:
+        self._issuer = issuer
+        self._keys = keys
+        # the active key, the secret derived from it, and its nonces by window
+        self._derived: tuple[SigningKey, bytes, dict[int, str]] | None = None
+
+    def _for_key(self) -> tuple[bytes, dict[int, str]]:
+        key = self._keys.active(NONCE_KEY_ALG)
+        derived = self._derived
+        if derived is None or derived[0] is not key:
+            der = key.private_key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption())
+            secret = hashlib.sha256(b"mockidp DPoP nonces\0" + der).digest()
+            derived = self._derived = (key, secret, {})
+        return derived[1], derived[2]
+
+    def _nonce(self, window: int) -> str:
+        secret, memo = self._for_key()
+        nonce = memo.get(window)
+        if nonce is None:
+            if len(memo) >= 8:  # a clock moved back and forth: keep it small
+                memo.clear()
+            mac = hmac.new(secret, f"{self._issuer}:{window}".encode(), hashlib.sha256)
+            nonce = memo[window] = b64url_encode(mac.digest()[:16])
+        return nonce
 
     def current(self, now: float) -> str:
-        with self._lock:
-            if self._since is None:
-                self._since = now
-            elif now - self._since >= NONCE_LIFETIME:
-                self._previous, self._current = self._current, secrets.token_urlsafe(16)
-                self._since = now
-            return self._current
+        """The nonce to hand out at ``now`` (provider clock)."""
+        return self._nonce(int(now // NONCE_LIFETIME))
 
     def accepts(self, nonce: object, now: float) -> bool:
-        current = self.current(now)
-        return isinstance(nonce, str) and nonce in (current, self._previous)
+        """Whether ``nonce`` is the current window's nonce or the previous one's."""
+        if not isinstance(nonce, str):
+            return False
+        window = int(now // NONCE_LIFETIME)
+        return nonce == self._nonce(window) or nonce == self._nonce(window - 1)
 
 
 ReplayCheck: TypeAlias = Callable[[str, float, float], bool]

@@ -49,7 +49,7 @@ class Issuer:
             settings.users, settings.clients, store_limit)
         self._adhoc: dict[str, Client] = {}
         self.documents: dict[str, dict[str, Any]] = {}  # discovery, per issuer URL
-        self.dpop_nonces = Nonces()
+        self.dpop_nonces = Nonces(name, self.keys)  # the same in every replica
         self.dpop_replay = partial(self.store.first_use, "dpop")  # RFC 9449 §11.1
         self.outbound = outbound if outbound is not None else Outbound()  # bounded requests
         self.assertions = AssertionCaches(partial(self.store.first_use, "assertion"),
