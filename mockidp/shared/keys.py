@@ -13,10 +13,20 @@ its keys parsed in memory and drops them when the version in its copy of the sta
 changed (both end with the barrier of `mockidp.shared.bus`): no round trip per request
 otherwise.  Keys retired here and stray keys for bad tokens stay
 local (they are never published).
+
+With a keys directory too (``--keys-dir``, a declared issuer), the folder seeds the store and
+follows it: a family the store has no key for yet starts from the folder's ``{family}.pem``
+when there is one (so a fresh or restarted Redis gets the same keys back, and the JWKS a
+resource server cached stays good), and the store's active key is written to the folder
+whenever it is not the one there (made by another process, or rotated).  Rotated-out keys
+stay in the store only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -33,8 +43,12 @@ from mockidp.tokens.keys import (
     PrivateKey,
     SigningKey,
     family_of_key,
+    load_key_file,
     make_pair,
+    write_key_file,
 )
+
+log = logging.getLogger("mockidp")
 
 _ROTATE = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -69,8 +83,9 @@ def from_pem(pem: bytes, family: str, where: str) -> KeyPair:
 class SharedKeySet(KeySet):
     """`KeySet` whose active and rotated-out keys are the shared store's."""
 
-    def __init__(self, state: SharedView, issuer: str, pooled: bool = False) -> None:
-        super().__init__(issuer, None, pooled=pooled)
+    def __init__(self, state: SharedView, issuer: str, pooled: bool = False,
+                 keys_dir: Path | None = None) -> None:
+        super().__init__(issuer, keys_dir, pooled=pooled)
         self._state = state
         self._active_key = state.name("keys", issuer)
         self._previous_key = state.name("keys", issuer, "previous")
@@ -110,15 +125,36 @@ class SharedKeySet(KeySet):
 
     def _load_or_create(self, family: str) -> KeyPair:
         client = self._state.client
+        folder = self._folder()
+        path = folder / f"{family}.pem" if folder is not None else None
         with reachable():
             pem = client.hget(self._active_key, family)
             if pem is None:
-                fresh = to_pem(self._generate(family))
+                seed = to_pem(load_key_file(path, family).private_key) \
+                    if path is not None and path.exists() else None
+                fresh = seed if seed is not None else to_pem(self._generate(family))
                 if client.hsetnx(self._active_key, family, fresh):
                     pem = fresh
                 else:  # another process stored it first: share it
                     pem = client.hget(self._active_key, family)
-        return from_pem(pem, family, f"{self._active_key} {family}")
+        pair = from_pem(pem, family, f"{self._active_key} {family}")
+        if path is not None:
+            self._keep_in_folder(path, pair)
+        return pair
+
+    @staticmethod
+    def _keep_in_folder(path: Path, pair: KeyPair) -> None:
+        """Write the store's active key to the keys directory unless it is there already.
+        The folder is a copy here: one that cannot be written is said, not fatal."""
+        if path.exists():
+            with contextlib.suppress(MockIdPError):
+                if load_key_file(path, pair.family).thumbprint == pair.thumbprint:
+                    return
+        try:
+            write_key_file(path, pair.private_key)
+        except (MockIdPError, OSError) as exc:
+            log.warning("mockidp: the shared store's %s key is not kept in %s: %s",
+                        pair.family, path, exc)
 
     def active(self, alg: str) -> SigningKey:
         self._sync()

@@ -166,7 +166,7 @@ class RedisState:
         return journal
 
     def keys(self, issuer: str, keys_dir: Path | None, pooled: bool) -> KeySet:
-        return SharedKeySet(self, issuer, pooled)
+        return SharedKeySet(self, issuer, pooled, keys_dir)
 
     def issuer_store(self, issuer: str, users: Mapping[str, User],
                      clients: Mapping[str, Client], limit: int) -> IssuerStore | None:
