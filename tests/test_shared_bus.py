@@ -124,6 +124,24 @@ def test_concurrent_exchanges_on_both_are_all_in_the_journal(
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
+def test_the_journal_lists_exchanges_in_the_order_they_happened_across_replicas(
+        replicas: tuple[MockIdP, MockIdP]) -> None:
+    a, b = replicas
+    journal = a.journal
+    with journal._send_lock:  # type: ignore[attr-defined]  # A's batch is late to Redis
+        assert token(a, "svc", "s").status_code == 200
+        assert token(b, "svc", "wrong").status_code == 401  # after A's, at B
+        redis, key = state(b).client, state(b).name("journal")
+        deadline = time.monotonic() + 5
+        while redis.llen(key) < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert redis.llen(key) == 1  # B's entry reached Redis first
+    for idp in (a, b):
+        calls = idp.calls(endpoint="token")
+        assert [c.status for c in calls] == [200, 401]
+        assert [c.seq for c in calls] == sorted(c.seq for c in calls)
+
+
 def test_a_replica_not_listening_reads_per_request_and_is_still_correct(
         replicas: tuple[MockIdP, MockIdP]) -> None:
     a, b = replicas

@@ -5,8 +5,8 @@ request parameters capped as in memory), by one Lua script (one round trip): it 
 next sequence number (``@journal:seq``), appends ``"{seq} {json}"`` to the list
 ``@journal`` and drops the oldest entries while past ``journal_size`` or ``journal_bytes``
 (the entries' lengths, counted in ``@journal:bytes``; the newest is always kept).  The list's
-order is the order Redis received them, across processes; `calls` and `assert_called` read
-the whole list back as frozen `Exchange` records.
+order is the order Redis received them; `calls` and `assert_called` read the whole list
+back as frozen `Exchange` records, in the order their requests started (`in_time_order`).
 
 While the process's bus (`mockidp.shared.bus`) is trusted, a request only queues its entry:
 a background thread sends the queue about every `FLUSH_S`, as one call of that script
@@ -75,6 +75,21 @@ def decode(entry: bytes) -> Exchange:
     data["rules"] = tuple(data.get("rules") or ())
     data["unverified"] = tuple(data.get("unverified") or ())
     return Exchange(seq=int(seq), **data)
+
+
+def in_time_order(exchanges: list[Exchange]) -> list[Exchange]:
+    """``exchanges`` in the order their requests started, numbered in that order.
+
+    Redis lists the entries in the order they reached it, and each process sends its own in
+    batches: an exchange finished at one process can arrive after a later one at another
+    (a code redeemed at A, then replayed at B, would read replay first).  So a read sorts
+    them by their start time (stable: one process's own stay in their order) and hands the
+    same sequence numbers out again in that order."""
+    ordered = sorted(exchanges, key=lambda e: e.time)
+    if ordered == exchanges:
+        return exchanges
+    numbers = sorted(e.seq for e in exchanges)
+    return [replace(e, seq=n) for e, n in zip(ordered, numbers, strict=True)]
 
 
 class SharedJournal(Journal):
@@ -172,7 +187,7 @@ class SharedJournal(Journal):
         self._state.flush_all()
         with reachable():
             entries = self._state.client.lrange(self._keys[0], 0, -1)
-        return [decode(e) for e in entries]
+        return in_time_order([decode(e) for e in entries])
 
     def clear(self) -> None:
         self._state.flush_all()
